@@ -1,0 +1,291 @@
+/**
+ * A fully simulated lane: the REAL drivers (edge/devices) on simulated libraries.
+ *
+ *   barrier, loops  GpioBarrier / GpioLoop  on SimGpio pins (SimGpioBus) wired to SimArm / SimLoop
+ *   plate camera    SerialPlateCamera       on SerialPortStream + @serialport/binding-mock (SimSerialBinding)
+ *   QR scanner      HidQrScanner            on SimHidDevice (node-hid's event surface, real report bytes)
+ *   display         MemoryDisplay
+ *
+ * ## Timing contract
+ * Everything runs on `opts.clock` (now + setTimeout/clearTimeout); nothing sleeps on wall time.
+ * In tests: `const fake = sinon.useFakeTimers({ now, toFake: [...SIM_FAKE_TIMERS.toFake] })`, pass
+ * `clock: hostClock()`, and move time with `await fake.tickAsync(ms)`. Keep process.nextTick and
+ * queueMicrotask real (SIM_FAKE_TIMERS does): sinon 22 fakes them by default, and serialport does its
+ * I/O on nextTick. A promise returned by a control method settles once enough time has been ticked.
+ * The demo passes `hostClock()` without fakes and runs in real time.
+ * Times below are measured from the call, in simulated ms (defaults in brackets):
+ *   - loops:   the sim changes the pin at once; the driver reports after `debounceMs` [50] of stability.
+ *   - arm:     relay change at t -> the end-stop switch it leaves opens at t; the arm reaches the other
+ *              end at t + armTravelMs [1000] (proportionally less from mid-travel); the limit driver
+ *              reports 20 ms later (switch debounce). Jammed: it stops and no limit is reached.
+ *   - vehicleArrives(plate): arming loop on at t; the camera sends its frame at t + readDelayMs [200]
+ *              (split frames: one chunk per ms after that); `readBeforeLoop` swaps the two.
+ *   - presentQr(text): one HID report per ms, 2 per character plus 2 for Enter; the code is decoded
+ *              when the Enter report arrives (t + 2*len + 1 ms).
+ *   - driveThrough(): safety on at t, arming off at t + passMs/2, safety off at t + passMs [1200].
+ *   - backOut(): arming off at t + backOutMs [800].
+ *   - tailgate(): like driveThrough with a second car tailgateGapMs [300] behind (2 safety pulses,
+ *              arming loop stays covered until the second car is under the arm).
+ *   - disconnectCamera(): the driver sees the loss at once (health 'lost') and retries with backoff
+ *              [500 ms, x2, max 30 s] until reconnectCamera(); likewise for the QR scanner.
+ * Device opens use process.nextTick/promises only, so createSimLane resolves without ticking.
+ */
+import { closeLaneDevices, createLaneDevices, type GpioPinsInput } from '../edge/devices/factory.js';
+import { MemoryDisplay } from '../edge/devices/display.js';
+import type { BackoffOptions } from '../edge/devices/timers.js';
+import type { LaneDevices } from '../edge/devices/types.js';
+import type { Logger } from '../protocol/logger.js';
+import type { Random } from '../protocol/random.js';
+import { type ArmState, SimArm, type SimPinWiring } from './arm.js';
+import { type CameraShot, SimPlateCamera, SimSerialBinding, uniqueSerialPath } from './camera.js';
+import { type SimClockLike, sleep } from './clock.js';
+import { SimGpioBus } from './gpio.js';
+import { SimQrScanner } from './qr.js';
+import { SimLoop, SimVehicles, type VehicleTiming } from './vehicles.js';
+
+export type { SimClockLike } from './clock.js';
+
+export interface SimCameraSettings {
+  misreadRate?: number;
+  noiseRate?: number;
+  splitFrames?: boolean;
+  /** Reported confidence range, 0..1 [0.85, 0.99]. */
+  confidence?: [number, number];
+  /** Arming loop to frame on the wire [200]. */
+  readDelayMs?: number;
+}
+
+export interface SimLaneOptions {
+  laneId: string;
+  clock: SimClockLike;
+  random: Random;
+  logger: Logger;
+  armTravelMs?: number;
+  /** Wire open/closed limit switches [true]. */
+  limitSwitches?: boolean;
+  /** Camera settings, or false for a lane without a camera [{}]. */
+  camera?: SimCameraSettings | false;
+  /** Fit a QR scanner [true]. */
+  qr?: boolean;
+  /** Loop debounce configured in the driver [50]. */
+  debounceMs?: number;
+  vehicleTiming?: Partial<VehicleTiming>;
+  /** Driver reconnect backoff [500 ms, x2, max 30 s]. */
+  backoff?: BackoffOptions;
+}
+
+export interface ArrivalOptions {
+  /** Force (true) or forbid (false) a misread; default: the camera's misreadRate. */
+  misread?: boolean;
+  /** The camera sees no plate (dirty, missing, motorbike from behind): nothing is sent. */
+  unreadable?: boolean;
+  /** Camera reads the car on approach, before it reaches the arming loop. */
+  readBeforeLoop?: boolean;
+}
+
+export interface SafetyViolation {
+  at: number;
+  kind: 'lowered-on-occupied-safety-loop';
+}
+
+/** What tests and scenarios do to a simulated lane, and what they can observe of the hardware. */
+export interface SimLaneControl {
+  readonly laneId: string;
+  readonly bus: SimGpioBus;
+  readonly arm: SimArm;
+  readonly armingLoop: SimLoop;
+  readonly safetyLoop: SimLoop;
+  readonly vehicles: SimVehicles;
+  readonly camera: SimPlateCamera | null;
+  readonly qr: SimQrScanner | null;
+  /** The lane sign (the driver's MemoryDisplay, with history). */
+  readonly display: MemoryDisplay;
+  /** The GPIO wiring given to the drivers. */
+  readonly pins: GpioPinsInput;
+
+  /** Arming loop on; the camera then reads `plate` (null: a car the camera cannot read). */
+  vehicleArrives(plate: string | null, options?: ArrivalOptions): Promise<CameraShot | null>;
+  /** The driver holds a code to the scanner. Resolves false when no scanner is connected. */
+  presentQr(text: string): Promise<boolean>;
+  driveThrough(): Promise<void>;
+  backOut(): Promise<void>;
+  /** The admitted car drives through with another on its bumper (read by the camera if `secondPlate`). */
+  tailgate(secondPlate?: string): Promise<void>;
+  /** Barrier fault injection. */
+  jamArm(jammed: boolean): void;
+  /** 0 = down .. 1 = up. */
+  armPosition(): number;
+  armState(): ArmState;
+  /** Resolves true when the arm rests in `state`, false after `timeoutMs`. */
+  waitForArm(state: 'up' | 'down', timeoutMs: number): Promise<boolean>;
+  /** Electrical noise on a loop for `ms` (shorter than the debounce: the lane must not notice). */
+  glitch(loop: 'arming' | 'safety', ms: number): Promise<void>;
+  disconnectCamera(): Promise<void>;
+  reconnectCamera(): void;
+  disconnectQr(): void;
+  reconnectQr(): void;
+  /** Times the relay was driven to arm-down while a vehicle stood on the safety loop (must stay empty). */
+  safetyViolations(): readonly SafetyViolation[];
+  /** Closes the drivers and the simulated hardware. */
+  close(): Promise<void>;
+}
+
+/** The fixed wiring of a simulated lane; mixed polarities so the active-low mapping is exercised. */
+export const SIM_PINS = {
+  relay: { pin: 17, activeLow: true },
+  armingLoop: { pin: 27, activeLow: true },
+  safetyLoop: { pin: 22, activeLow: true },
+  limitOpen: { pin: 23, activeLow: false },
+  limitClosed: { pin: 24, activeLow: false },
+} as const satisfies Record<string, SimPinWiring>;
+
+export async function createSimLane(
+  opts: SimLaneOptions,
+): Promise<{ devices: LaneDevices; sim: SimLaneControl }> {
+  const { laneId, clock, random, logger } = opts;
+  const withLimits = opts.limitSwitches ?? true;
+  const bus = new SimGpioBus();
+  const arm = new SimArm({
+    bus,
+    clock,
+    relay: SIM_PINS.relay,
+    limitOpen: withLimits ? SIM_PINS.limitOpen : undefined,
+    limitClosed: withLimits ? SIM_PINS.limitClosed : undefined,
+    travelMs: opts.armTravelMs ?? 1000,
+  });
+  const armingLoop = new SimLoop(bus, SIM_PINS.armingLoop);
+  const safetyLoop = new SimLoop(bus, SIM_PINS.safetyLoop);
+  const vehicles = new SimVehicles({
+    arming: armingLoop,
+    safety: safetyLoop,
+    clock,
+    timing: opts.vehicleTiming,
+  });
+
+  const violations: SafetyViolation[] = [];
+  let relayDown = true;
+  bus.onOutput(SIM_PINS.relay.pin, (raw) => {
+    const armDown = SIM_PINS.relay.activeLow ? raw === 1 : raw === 0;
+    if (armDown && !relayDown && safetyLoop.occupied()) {
+      violations.push({ at: clock.now(), kind: 'lowered-on-occupied-safety-loop' });
+    }
+    relayDown = armDown;
+  });
+
+  const cameraSettings = opts.camera === false ? null : (opts.camera ?? {});
+  let serial: SimSerialBinding | null = null;
+  let camera: SimPlateCamera | null = null;
+  if (cameraSettings) {
+    serial = new SimSerialBinding(await uniqueSerialPath(`/dev/ttySIM-${laneId}-plate`));
+    camera = new SimPlateCamera({ laneId, serial, clock, random, ...cameraSettings });
+  }
+  const qr = (opts.qr ?? true) ? new SimQrScanner({ clock }) : null;
+
+  const pins: GpioPinsInput = {
+    relay: SIM_PINS.relay.pin,
+    relayActiveLow: SIM_PINS.relay.activeLow,
+    armingLoop: SIM_PINS.armingLoop.pin,
+    armingLoopActiveLow: SIM_PINS.armingLoop.activeLow,
+    safetyLoop: SIM_PINS.safetyLoop.pin,
+    safetyLoopActiveLow: SIM_PINS.safetyLoop.activeLow,
+    ...(withLimits
+      ? {
+          limitOpen: SIM_PINS.limitOpen.pin,
+          limitOpenActiveLow: SIM_PINS.limitOpen.activeLow,
+          limitClosed: SIM_PINS.limitClosed.pin,
+          limitClosedActiveLow: SIM_PINS.limitClosed.activeLow,
+        }
+      : {}),
+    debounceMs: opts.debounceMs ?? 50,
+  };
+
+  const devices = await createLaneDevices(
+    { gpio: 'sim', camera: serial ? 'sim' : 'none', qr: qr ? 'sim' : 'none', display: 'memory' },
+    {
+      laneId,
+      clock,
+      logger,
+      timers: clock,
+      backoff: opts.backoff,
+      sim: {
+        gpio: { factory: bus.factory(), pins },
+        ...(serial ? { camera: { binding: serial, path: serial.path, baudRate: 9600 } } : {}),
+        ...(qr ? { qr: { open: qr.open } } : {}),
+      },
+    },
+  );
+  if (!(devices.display instanceof MemoryDisplay)) throw new Error('sim lane expects a memory display');
+  const display = devices.display;
+  const readDelayMs = cameraSettings?.readDelayMs ?? 200;
+
+  const capture = async (plate: string | null, options: ArrivalOptions): Promise<CameraShot | null> => {
+    if (!camera || plate === null || options.unreadable) return null;
+    return camera.capture(plate, options.misread === undefined ? {} : { misread: options.misread });
+  };
+
+  const sim: SimLaneControl = {
+    laneId,
+    bus,
+    arm,
+    armingLoop,
+    safetyLoop,
+    vehicles,
+    camera,
+    qr,
+    display,
+    pins,
+    async vehicleArrives(plate, options = {}) {
+      if (options.readBeforeLoop) {
+        const shot = await capture(plate, options);
+        await sleep(clock, readDelayMs);
+        vehicles.arrive();
+        return shot;
+      }
+      vehicles.arrive();
+      await sleep(clock, readDelayMs);
+      return capture(plate, options);
+    },
+    async presentQr(text) {
+      return qr ? qr.present(text) : false;
+    },
+    driveThrough: () => vehicles.driveThrough(),
+    backOut: () => vehicles.backOut(),
+    tailgate: (secondPlate) =>
+      vehicles.tailgate(() => {
+        if (secondPlate && camera) {
+          void sleep(clock, readDelayMs).then(() => camera.capture(secondPlate));
+        }
+      }),
+    jamArm: (jammed) => arm.jam(jammed),
+    armPosition: () => arm.position(),
+    armState: () => arm.state(),
+    waitForArm(state, timeoutMs) {
+      if (arm.state() === state) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const timer = clock.setTimeout(() => {
+          off();
+          resolve(false);
+        }, timeoutMs);
+        const off = arm.onChange((now) => {
+          if (now !== state) return;
+          clock.clearTimeout(timer);
+          off();
+          resolve(true);
+        });
+      });
+    },
+    glitch: (loop, ms) => (loop === 'arming' ? armingLoop : safetyLoop).glitch(clock, ms),
+    async disconnectCamera() {
+      await serial?.unplug();
+    },
+    reconnectCamera: () => serial?.plug(),
+    disconnectQr: () => qr?.unplug(),
+    reconnectQr: () => qr?.plug(),
+    safetyViolations: () => violations,
+    async close() {
+      await closeLaneDevices(devices);
+      arm.close();
+    },
+  };
+  return { devices, sim };
+}
