@@ -331,7 +331,10 @@ export interface DecodeError {
   message: string;
 }
 
-export type Decoded = { [C in Channel]: { topic: ParsedTopic & { channel: C }; message: Envelope<C> } }[Channel];
+/** Discriminated on `channel`, so `if (d.channel === 'changes')` narrows `d.message.body`. */
+export type Decoded = {
+  [C in Channel]: { channel: C; topic: ParsedTopic & { channel: C }; message: Envelope<C> };
+}[Channel];
 
 export function encodeMessage<C extends Channel>(
   channel: C,
@@ -365,7 +368,7 @@ export function decodeMessage(topic: string, payload: Uint8Array | string): Resu
     return err({ reason: 'type_mismatch', message: `type ${env.data.type} on ${parsedTopic.channel} topic` });
   const body = BODY_BY_CHANNEL[parsedTopic.channel].safeParse(env.data.body);
   if (!body.success) return err({ reason: 'bad_body', message: summarize(body.error) });
-  return ok({ topic: parsedTopic, message: { ...env.data, body: body.data } } as Decoded);
+  return ok({ channel: parsedTopic.channel, topic: parsedTopic, message: { ...env.data, body: body.data } } as Decoded);
 }
 
 /** Parse one gate event strictly (the consumer does this after storing the loose envelope). */

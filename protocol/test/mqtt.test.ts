@@ -42,7 +42,7 @@ t.test('a change survives encode → decode', async (t) => {
   const buf = encodeMessage('changes', { changes: [change] }, { id: 'm1', sentAt });
   const r = decodeMessage(topics.down('lot-a', 'changes'), buf);
   t.ok(r.ok);
-  if (r.ok && r.value.topic.channel === 'changes') {
+  if (r.ok && r.value.channel === 'changes') {
     t.equal(r.value.message.body.changes[0]?.seq, 7);
     t.equal(r.value.message.v, PROTOCOL_VERSION);
   }
@@ -52,7 +52,7 @@ t.test('unknown fields are ignored (newer minor version), a higher major is refu
   const base = { v: '1.7', type: 'ack', id: 'x', sentAt, body: { upTo: 3, futureField: true }, extra: 1 };
   const r = decodeMessage(topics.down('lot-a', 'ack'), JSON.stringify(base));
   t.ok(r.ok, 'minor version bump with extra fields accepted');
-  if (r.ok && r.value.topic.channel === 'ack') t.same(r.value.message.body, { upTo: 3 });
+  if (r.ok && r.value.channel === 'ack') t.same(r.value.message.body, { upTo: 3 });
   const r2 = decodeMessage(topics.down('lot-a', 'ack'), JSON.stringify({ ...base, v: '2.0' }));
   t.same(r2.ok ? null : r2.error.reason, 'version_unsupported');
 });
