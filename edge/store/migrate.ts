@@ -1,0 +1,60 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type Database from 'better-sqlite3';
+
+/** Numbered SQL files, `NNN_name.sql`, applied in order at open; each in its own transaction. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const FILE_RE = /^(\d{3,})_([a-z0-9_]+)\.sql$/;
+
+export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const migrations = readdirSync(dir)
+    .map((file) => ({ file, m: FILE_RE.exec(file) }))
+    .filter((x): x is { file: string; m: RegExpExecArray } => x.m !== null)
+    .map(({ file, m }) => ({
+      version: Number(m[1]),
+      name: m[2]!,
+      sql: readFileSync(join(dir, file), 'utf8'),
+    }))
+    .sort((a, b) => a.version - b.version);
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1)
+      throw new Error(`migration numbering has a gap or duplicate at ${m.version}_${m.name}`);
+  });
+  return migrations;
+}
+
+/** Applies what is missing; returns the versions applied now. Refuses a database newer than this code. */
+export function migrate(
+  db: Database.Database,
+  migrations: Migration[] = loadMigrations(),
+  nowMs = Date.now(),
+): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
+  const current = (
+    db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }
+  ).v;
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new Error(`database schema ${current} is newer than this edge build (${latest}); refusing to open`);
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, nowMs);
+    })();
+    applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,123 @@
+import type { CredentialKind } from '../../protocol/mqtt.js';
+import type { LotConfig, ReservationStatus, SpotPool, VehicleType } from '../../protocol/domain.js';
+import type { GateEvent } from '../../protocol/mqtt.js';
+import type { Money } from '../../protocol/money.js';
+import type { PublicKeyEntry } from '../../protocol/credential.js';
+import type { z } from 'zod';
+
+export type CredentialKindT = z.infer<typeof CredentialKind>;
+export type SessionKind = 'booking' | 'driveup' | 'overflow';
+export type PassbackState = 'in' | 'out' | 'neutral';
+export type Settlement = 'none' | 'cloud' | 'cash' | 'owed';
+
+/** A gate event before the outbox gives it its id. */
+export type GateEventDraft = GateEvent extends infer E
+  ? E extends GateEvent
+    ? Omit<E, 'eventId'>
+    : never
+  : never;
+
+export interface StoredConfig {
+  /** 0 = the local file; >0 = delivered by the cloud. */
+  version: number;
+  source: 'file' | 'sync';
+  lot: LotConfig;
+  publicKeys: PublicKeyEntry[];
+}
+
+/** A reservation as the edge mirrors it; plate normalised. */
+export interface MirrorReservation {
+  id: string;
+  spotId: string;
+  spotLabel: string;
+  vehicleType: VehicleType;
+  plate: string;
+  startMs: number;
+  endMs: number;
+  status: ReservationStatus;
+  kind: 'booking' | 'driveup';
+  price: Money;
+  seq: number;
+}
+
+export interface VehicleSession {
+  id: string;
+  kind: SessionKind;
+  reservationId: string | null;
+  plate: string | null;
+  credential: CredentialKindT;
+  pool: SpotPool | null;
+  spotId: string | null;
+  spotLabel: string | null;
+  reservationStartMs: number | null;
+  reservationEndMs: number | null;
+  overflowReservationId: string | null;
+  entryLaneId: string | null;
+  correlationId: string | null;
+  enteredAt: number;
+  entryEventId: number;
+  /** Minor units paid in cash at the attendant while inside (currency of the lot's rates). */
+  cashPaid: number;
+  exitedAt: number | null;
+  exitLaneId: string | null;
+  exitEventId: number | null;
+  closedReason: string | null;
+}
+
+export interface AlarmRecord {
+  id: number;
+  kind: string;
+  laneId: string | null;
+  detail: string;
+  raisedAt: number;
+  eventId: number | null;
+  ackedAt: number | null;
+  ackedBy: string | null;
+  ackNote: string | null;
+}
+
+export interface UnableToCollectRecord {
+  id: number;
+  sessionId: string;
+  reservationId: string | null;
+  plate: string | null;
+  amount: Money;
+  at: number;
+  laneId: string | null;
+  eventId: number;
+}
+
+export interface AuditRecord {
+  id: number;
+  at: number;
+  attendant: string;
+  action: string;
+  reason: string | null;
+  target: string | null;
+  detail: Record<string, unknown>;
+  eventId: number | null;
+}
+
+export interface AttendantAccount {
+  username: string;
+  displayName: string;
+  passwordHash: string;
+  disabled: boolean;
+}
+
+/**
+ * The read side the pure gate decision sees. Every method is one indexed point read (prepared
+ * statement) or an in-memory lookup, so a decision stays well under a millisecond.
+ */
+export interface StoreView {
+  reservationById(id: string): MirrorReservation | undefined;
+  /** Reservations of a normalised plate that are CONFIRMED or CHECKED_IN and overlap [fromMs, toMs). */
+  reservationsForPlate(plate: string, fromMs: number, toMs: number): MirrorReservation[];
+  insideByPlate(plate: string): VehicleSession | undefined;
+  insideByReservation(reservationId: string): VehicleSession | undefined;
+  passbackState(reservationId: string): PassbackState | undefined;
+  /** Vehicles inside that were admitted into the driveup pool. */
+  driveupInside(): number;
+  /** Bookable spots eligible for the vehicle type that are free for every slot of [startSlot, endSlot). */
+  bookableFree(vehicleType: VehicleType, startSlot: number, endSlot: number): number;
+}

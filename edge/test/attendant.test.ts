@@ -1,0 +1,303 @@
+import { request as httpRequest } from 'node:http';
+import t from 'tap';
+import { change, HOUR, MIN, reservation, type SimEdge, simEdge, T0 } from './support.js';
+
+async function login(s: SimEdge, username = 'alice', password = 'correct horse') {
+  const res = await s.inject({ method: 'POST', url: '/api/login', payload: { username, password } });
+  return { status: res.statusCode, body: res.json() as { token: string; expiresAt: string } };
+}
+
+function api(s: SimEdge, token: string) {
+  const call = async (method: 'GET' | 'POST', url: string, payload?: unknown) => {
+    const res = await s.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${token}` },
+      ...(payload === undefined ? {} : { payload: payload as object }),
+    });
+    const json = String(res.headers['content-type'] ?? '').includes('json');
+    return { status: res.statusCode, body: json ? res.json() : res.body, res };
+  };
+  return {
+    get: (url: string) => call('GET', url),
+    post: (url: string, payload?: unknown) => call('POST', url, payload),
+  };
+}
+
+t.test('login: bad credentials refused and audited; good ones give a token', async (t) => {
+  const s = await simEdge();
+  t.teardown(s.close);
+  const bad = await login(s, 'alice', 'wrong password');
+  t.equal(bad.status, 401);
+  t.equal((await login(s, 'mallory', 'whatever1')).status, 401, 'unknown user');
+  t.match(s.edge.store.recentAudit(5), [
+    { action: 'login_failed', attendant: 'mallory' },
+    { action: 'login_failed', attendant: 'alice' },
+  ]);
+  t.equal(
+    (await s.inject({ method: 'POST', url: '/api/login', payload: { username: 'alice' } })).statusCode,
+    400,
+  );
+
+  const good = await login(s);
+  t.equal(good.status, 200);
+  t.equal(good.body.expiresAt, new Date(T0 + 12 * HOUR).toISOString(), 'expiry from the injected clock');
+  const { get } = api(s, good.body.token);
+  t.match((await get('/api/me')).body, { username: 'alice', displayName: 'Alice' });
+  t.equal((await s.inject({ method: 'GET', url: '/api/lanes' })).statusCode, 401, 'no token');
+  t.equal((await api(s, `${good.body.token}x`).get('/api/lanes')).status, 401, 'tampered token');
+  await s.run(12 * HOUR + 1000);
+  t.equal((await get('/api/me')).status, 401, 'expired token');
+});
+
+t.test('manual open: reason required, audited, sent up, lane opens', async (t) => {
+  const s = await simEdge();
+  t.teardown(s.close);
+  const { post, get } = api(s, (await login(s)).body.token);
+  const missing = await post('/api/lanes/in-1/open', {});
+  t.equal(missing.status, 400);
+  t.match(missing.body, { error: 'bad_request', message: /reason/ });
+  t.equal((await post('/api/lanes/in-1/open', { reason: '  ' })).status, 400, 'blank reason');
+  t.equal((await post('/api/lanes/nope/open', { reason: 'broken ticket' })).status, 404);
+  t.same(s.events(), [], 'nothing recorded for refused requests');
+
+  const ok = await post('/api/lanes/in-1/open', { reason: 'QR scanner broken, driver has booking' });
+  t.same(ok.body, { ok: true, detail: 'opened' });
+  await s.run(1200);
+  t.equal(s.edge.lanes.get('in-1')!.state, 'OPEN');
+  t.same(s.entry.display.current(), ['Opened by attendant']);
+  t.match(s.events(), [
+    {
+      kind: 'manual_open',
+      laneId: 'in-1',
+      attendant: 'alice',
+      reason: 'QR scanner broken, driver has booking',
+      commandId: null,
+    },
+  ]);
+  const audit = s.edge.store.recentAudit(1)[0]!;
+  t.match(audit, {
+    action: 'manual_open',
+    attendant: 'alice',
+    reason: 'QR scanner broken, driver has booking',
+    target: 'in-1',
+    eventId: 1,
+  });
+  t.match((await get('/api/audit?limit=5')).body, {
+    entries: [{ action: 'manual_open' }, { action: 'login' }],
+  });
+  t.match((await get('/api/lanes')).body, {
+    lanes: [
+      { id: 'in-1', direction: 'entry', state: 'OPEN', arm: 'up' },
+      { id: 'out-1', direction: 'exit', state: 'IDLE', arm: 'down' },
+    ],
+  });
+  // Nobody drives through: the lane closes after the back-out timeout.
+  await s.run(10_000);
+  t.equal(s.edge.lanes.get('in-1')!.state, 'IDLE');
+});
+
+t.test('look-ups, occupancy, cash payment, passback reset, alarms, unable-to-collect report', async (t) => {
+  const s = await simEdge();
+  t.teardown(s.close);
+  const { post, get } = api(s, (await login(s)).body.token);
+  s.edge.store.applyChanges([
+    change(1, reservation({ id: 'r1', plate: 'LK-100', startMs: T0, endMs: T0 + HOUR })),
+  ]);
+
+  // A drive-up comes in.
+  void s.entry.vehicleArrives('CASH01', { misread: false });
+  await s.run(400 + 4000 + 1200);
+  void s.entry.driveThrough();
+  await s.run(3000);
+  const occupancy = (await get('/api/occupancy')).body;
+  t.match(occupancy, {
+    pools: { driveup: { total: 2, inside: 1, free: 1, full: false }, bookable: { total: 6, held: 1 } },
+    vehiclesInside: 1,
+  });
+
+  const byPlate = (await get('/api/lookup?plate=cash01')).body;
+  t.equal(byPlate.sessions.length, 1);
+  const sessionId: string = byPlate.sessions[0].id;
+  t.match(byPlate.sessions[0], {
+    plate: 'CASH01',
+    kind: 'driveup',
+    exitedAt: null,
+    dueNow: { amount: 100, currency: 'EUR' },
+  });
+  t.match((await get('/api/lookup?reservationId=r1')).body, {
+    reservations: [{ id: 'r1', plate: 'LK100', status: 'CONFIRMED' }],
+  });
+  t.equal((await get('/api/lookup')).status, 400, 'plate or reservation id required');
+
+  // Pays cash at the booth, then leaves: settled in cash.
+  await s.run(40 * MIN);
+  const cash = await post(`/api/sessions/${sessionId}/cash`, {});
+  t.match(cash.body, { paid: { amount: 300, currency: 'EUR' }, stillDue: null });
+  t.equal((await post(`/api/sessions/${sessionId}/cash`, {})).status, 409, 'nothing more due');
+  void s.exit.vehicleArrives('CASH01', { misread: false });
+  await s.run(400);
+  t.same(s.exit.display.current(), ['Goodbye — €3.00 paid']);
+  await s.run(1200);
+  void s.exit.driveThrough();
+  await s.run(3000);
+  t.match(
+    s.events().filter((e) => e.kind === 'cash_payment' || e.kind === 'exit'),
+    [
+      { kind: 'cash_payment', sessionId, amount: { amount: 300 }, attendant: 'alice' },
+      { kind: 'exit', sessionId, settlement: 'cash', charge: { amount: 300 } },
+    ],
+  );
+  t.equal((await post(`/api/sessions/${sessionId}/cash`, {})).status, 404, 'left already');
+
+  // Passback reset.
+  const reset = await post('/api/passback/r1/reset', {
+    reason: 'car left through the exit while the lane was broken',
+  });
+  t.match(reset.body, { ok: true, closedSessionId: null });
+  t.match(s.events().at(-1), { kind: 'passback_reset', reservationId: 'r1', attendant: 'alice' });
+  t.equal((await post('/api/passback/r1/reset', {})).status, 400, 'reason required');
+
+  // Alarms: a tailgate, acknowledged once.
+  s.entry.jamArm(true);
+  await post('/api/lanes/in-1/open', { reason: 'testing the arm' });
+  await s.run(9000);
+  const alarms = (await get('/api/alarms')).body.alarms as Array<{ id: number; kind: string }>;
+  t.match(alarms, [{ kind: 'barrier_fault', laneId: 'in-1', ackedAt: null }]);
+  const ack = await post(`/api/alarms/${alarms[0]!.id}/ack`, { note: 'arm freed' });
+  t.match(ack.body, { ackedBy: 'alice', ackNote: 'arm freed' });
+  t.equal((await post(`/api/alarms/${alarms[0]!.id}/ack`, {})).status, 409);
+  t.equal((await post('/api/alarms/999/ack', {})).status, 404);
+  t.same((await get('/api/alarms')).body.alarms, []);
+  t.equal((await get('/api/alarms?status=all')).body.alarms.length, 1);
+  s.entry.jamArm(false);
+
+  // An offline exit owed shows up in the report, JSON and CSV.
+  await s.run(30_000);
+  void s.entry.vehicleArrives('OWE001', { misread: false });
+  await s.run(400 + 4000 + 1200);
+  void s.entry.driveThrough();
+  await s.run(3000);
+  void s.exit.vehicleArrives('OWE001', { misread: false });
+  await s.run(1600);
+  void s.exit.driveThrough();
+  await s.run(3000);
+  const report = (await get('/api/reports/unable-to-collect')).body;
+  t.match(report, {
+    records: [{ plate: 'OWE001', amount: { amount: 100, currency: 'EUR' } }],
+    totals: [{ amount: 100, currency: 'EUR' }],
+  });
+  const csv = await get('/api/reports/unable-to-collect.csv');
+  t.match(csv.res.headers['content-type'], /text\/csv/);
+  t.match(
+    csv.body,
+    /^at,lane,session,reservation,plate,amount,currency,event_id\r\n.*,out-1,.*,,OWE001,1\.00,EUR,\d+\r\n$/,
+  );
+  t.match((await get('/api/connectivity')).body, {
+    state: 'offline',
+    outboxDepth: s.events().length,
+    lastAppliedSeq: 1,
+    configVersion: 0,
+  });
+});
+
+t.test('health, metrics, commands from the cloud, sync port', async (t) => {
+  const s = await simEdge();
+  t.teardown(s.close);
+  const health = await s.inject({ method: 'GET', url: '/health' });
+  t.match(health.json(), {
+    status: 'ok',
+    lotId: 'lot-test',
+    connectivity: 'offline',
+    lanes: [{ id: 'in-1' }, { id: 'out-1' }],
+  });
+  void s.entry.vehicleArrives('MET001', { misread: false });
+  await s.run(500);
+  const metrics = await s.inject({ method: 'GET', url: '/metrics' });
+  t.match(metrics.body, /parkedge_gate_decision_seconds_count\{[^}]*lane="in-1"[^}]*outcome="wait"[^}]*\} 1/);
+  t.match(metrics.body, /parkedge_outbox_depth\{lot="lot-test"\} 0/);
+
+  const opened = await s.edge.handleCommand({
+    kind: 'open_lane',
+    commandId: 'cmd-1',
+    laneId: 'out-1',
+    reason: 'remote',
+    by: 'op@hq',
+  });
+  t.same(opened, { ok: true, detail: 'opened' });
+  t.match(s.events(), [{ kind: 'manual_open', laneId: 'out-1', attendant: 'op@hq', commandId: 'cmd-1' }]);
+  t.same(
+    await s.edge.handleCommand({ kind: 'open_lane', commandId: 'cmd-2', laneId: 'x', reason: 'r', by: 'op' }),
+    {
+      ok: false,
+      detail: 'no lane x',
+    },
+  );
+  const port = s.edge.syncPort;
+  t.equal(port.commandSeen('cmd-1'), false);
+  port.recordCommandAck('cmd-1', true, 'opened');
+  t.equal(port.commandSeen('cmd-1'), true);
+  t.match(port.pendingEvents(0, 10), [
+    { kind: 'manual_open' },
+    { kind: 'command_ack', commandId: 'cmd-1', ok: true },
+  ]);
+  port.ackEvents(1);
+  t.equal(port.outboxDepth(), 1);
+  t.equal(port.lastEventId(), 2);
+  t.match(port.health(), {
+    occupancy: { bookable: { held: 0, total: 6 }, driveup: { held: 0, total: 2 } },
+    lanes: [{ id: 'in-1', state: 'IDENTIFYING' }, { id: 'out-1' }],
+  });
+  port.setConnectivity('degraded', T0);
+  t.equal(s.edge.connectivity.state, 'degraded');
+  const cfg = s.edge.store.config();
+  port.setConfig({ version: 2, lot: { ...cfg.lot, name: 'Renamed' }, publicKeys: cfg.publicKeys });
+  t.equal(port.configVersion(), 2);
+  t.equal(s.edge.decisionContext('in-1').lot.name, 'Renamed', 'lanes see the new config');
+  port.applySnapshot([reservation({ id: 'snap1', plate: 'SN1', startMs: T0, endMs: T0 + HOUR })], 77);
+  t.equal(port.getCursor(), 77);
+});
+
+t.test('event stream: hello, then lane changes, passages and connectivity', async (t) => {
+  const s = await simEdge({
+    config: { attendant: { port: 0, accounts: [{ username: 'alice', password: 'correct horse' }] } },
+  });
+  t.teardown(s.close);
+  const token = (await login(s)).body.token;
+  const address = await s.settle(s.edge.http.listen({ host: '127.0.0.1', port: 0 }));
+  const received: string[] = [];
+  const req = httpRequest(`${address}/api/events?token=${token}`);
+  const ready = new Promise<void>((resolve, reject) => {
+    req.on('response', (res) => {
+      t.equal(res.statusCode, 200);
+      t.match(res.headers['content-type'], /text\/event-stream/);
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        received.push(chunk);
+        resolve();
+      });
+    });
+    req.on('error', reject);
+  });
+  req.end();
+  await s.settle(ready);
+  s.edge.store.applyChanges([
+    change(1, reservation({ id: 'r1', plate: 'SSE001', startMs: T0, endMs: T0 + HOUR })),
+  ]);
+  void s.entry.vehicleArrives('SSE001', { misread: false });
+  await s.run(1600);
+  void s.entry.driveThrough();
+  await s.run(3000);
+  s.edge.syncPort.setConnectivity('online', Date.now());
+  await s.settle(new Promise((r) => process.nextTick(r)));
+  await s.settle(s.run(10));
+  req.destroy();
+  const text = received.join('');
+  t.match(text, /event: hello\ndata: \{"lotId":"lot-test"/);
+  t.match(text, /event: lane\ndata: \{"type":"lane","laneId":"in-1","state":"IDENTIFYING"/);
+  t.match(text, /event: read\ndata: .*"plate":"SSE001"/);
+  t.match(text, /event: passage\ndata: .*"direction":"entry".*"reservationId":"r1"/);
+  t.match(text, /event: connectivity\ndata: .*"state":"online"/);
+  const unauth = await s.inject({ method: 'GET', url: '/api/events' });
+  t.equal(unauth.statusCode, 401);
+});
