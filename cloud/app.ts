@@ -1,0 +1,83 @@
+import fastifyRateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Clock } from '../protocol/clock.js';
+import type { Logger } from '../protocol/logger.js';
+import type { Random } from '../protocol/random.js';
+import type { CloudConfig } from './config.js';
+import type { Database } from './db/database.js';
+import { type CloudMetrics, createMetrics } from './metrics.js';
+import type { PaymentProvider } from './payments/provider.js';
+import { authPlugin } from './plugins/auth.js';
+import { corePlugin } from './plugins/core.js';
+import { dbPlugin } from './plugins/db.js';
+import { docsPlugin } from './plugins/docs.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { idempotencyPlugin } from './plugins/idempotency.js';
+import { metricsPlugin } from './plugins/metrics.js';
+import { paymentsPlugin } from './plugins/payments.js';
+import { sweepersPlugin } from './plugins/sweepers.js';
+import { changeLogRepository } from './repositories/changes.js';
+import { lotsRepository } from './repositories/lots.js';
+import { reservationsRepository } from './repositories/reservations.js';
+import { usersRepository } from './repositories/users.js';
+import { authRoutes } from './routes/auth.js';
+import { gateRoutes } from './routes/gate.js';
+import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys.js';
+import { lotRoutes } from './routes/lots.js';
+import { reservationRoutes } from './routes/reservations.js';
+
+/** Everything the app needs from outside. Nothing is read from module state or the environment. */
+export interface AppDeps {
+  config: CloudConfig;
+  logger: Logger;
+  clock: Clock;
+  random: Random;
+  /** Opened and migrated by the caller, who also closes it. */
+  db: Database;
+  metrics?: CloudMetrics;
+  /** Defaults to the provider the configuration names. */
+  payments?: PaymentProvider;
+}
+
+export type CloudApp = FastifyInstance;
+
+/** The cloud service as a Fastify app, not yet listening. */
+export async function buildApp(deps: AppDeps): Promise<CloudApp> {
+  const app = Fastify({
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    // Per-request lines would dominate the log; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    // Proxies (and the rate limiter) see the client address from X-Forwarded-For only when told to.
+    trustProxy: false,
+    routerOptions: { maxParamLength: 2048 },
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // Infrastructure first: later registrations see their decorators and onRoute hooks.
+  await app.register(corePlugin, { config: deps.config, clock: deps.clock, random: deps.random });
+  await app.register(dbPlugin, { db: deps.db });
+  await app.register(metricsPlugin, { metrics: deps.metrics ?? createMetrics() });
+  await app.register(errorsPlugin);
+  await app.register(docsPlugin);
+  await app.register(fastifyRateLimit, { global: false });
+  await app.register(usersRepository);
+  await app.register(lotsRepository);
+  await app.register(changeLogRepository);
+  await app.register(authPlugin);
+  await app.register(idempotencyPlugin);
+  await app.register(paymentsPlugin, { provider: deps.payments });
+  await app.register(reservationsRepository);
+  await app.register(sweepersPlugin);
+
+  await app.register(healthRoutes);
+  await app.register(authRoutes);
+  await app.register(keyRoutes);
+  await app.register(lotRoutes);
+  await app.register(reservationRoutes);
+  await app.register(gateRoutes);
+  return app;
+}

@@ -1,0 +1,198 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { generateSigningKey, signingKeyFromPem } from '../protocol/credential.js';
+
+/**
+ * Cloud configuration from the environment, validated by zod at start-up. Every variable has a
+ * default that makes `npm run cloud` work on a bare machine; secrets that are not given are
+ * generated once and kept in DATA_DIR so restarts keep tokens, payments and QR codes valid.
+ */
+
+export type DatabaseConfig =
+  | { kind: 'postgres'; url: string; poolSize: number; searchPath?: string }
+  /** dir null = in memory (tests). */
+  | { kind: 'pglite'; dir: string | null };
+
+export interface CloudConfig {
+  host: string;
+  port: number;
+  /** Base URL clients reach this service at (payment and checkout links). */
+  publicUrl: string;
+  logLevel: string;
+  database: DatabaseConfig;
+  dataDir: string | null;
+  auth: {
+    jwtSecret: string;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlDays: number;
+    admin: { email: string; password: string } | null;
+  };
+  payments: { provider: 'sandbox'; sandboxSecret: string };
+  signing: { keyId: string; privatePem: string };
+  rateLimits: {
+    /** Capacity checks per user per minute. */
+    capacityPerUserPerMinute: number;
+    /** Reservations per lot per minute. */
+    reservePerLotPerMinute: number;
+  };
+  sweepers: { enabled: boolean; holdExpiryEveryMs: number; noShowEveryMs: number };
+}
+
+const Bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const Port = z.coerce.number().int().min(0).max(65_535);
+
+export const EnvSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+    .optional(),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
+  PGLITE_DIR: z.string().min(1).default('./data/cloud-pg'),
+  DATA_DIR: z.string().min(1).default('./data/cloud'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: Port.default(3000),
+  PUBLIC_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ADMIN_EMAIL: z.email().default('admin@parkedge.local'),
+  ADMIN_PASSWORD: z.string().min(10, 'at least 10 characters').max(256).optional(),
+  JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+  REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  PAYMENT_PROVIDER: z.enum(['sandbox']).default('sandbox'),
+  PAYMENT_SANDBOX_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  SIGNING_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 letters, digits, - or _')
+    .optional(),
+  /** PKCS#8 PEM of an Ed25519 key; with SIGNING_KEY_ID. */
+  SIGNING_KEY_PEM: z.string().min(40).optional(),
+  RATE_LIMIT_CAPACITY_PER_MINUTE: z.coerce.number().int().min(1).default(300),
+  RATE_LIMIT_RESERVE_PER_LOT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  SWEEPERS: Bool.default(true),
+});
+export type Env = z.infer<typeof EnvSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parse the environment or throw a ConfigError that names every bad variable. */
+export function parseEnv(env: NodeJS.ProcessEnv): Env {
+  // Empty strings count as unset: `FOO= npm run cloud` should not trip validation.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const r = EnvSchema.safeParse(cleaned);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid cloud configuration:\n${lines.join('\n')}`);
+  }
+  if ((r.data.SIGNING_KEY_PEM === undefined) !== (r.data.SIGNING_KEY_ID === undefined)) {
+    throw new ConfigError('invalid cloud configuration:\n  SIGNING_KEY_PEM and SIGNING_KEY_ID go together');
+  }
+  return r.data;
+}
+
+/** A secret from the environment, else from DATA_DIR/<file>, else generated and saved there. */
+async function persistedSecret(dataDir: string, file: string, given: string | undefined, make: () => string) {
+  if (given !== undefined) return given;
+  const path = join(dataDir, file);
+  try {
+    const stored = (await readFile(path, 'utf8')).trim();
+    if (stored !== '') return stored;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const value = make();
+  await writeFile(path, `${value}\n`, { mode: 0o600 });
+  return value;
+}
+
+const secret = () => randomBytes(32).toString('base64url');
+
+/** Full configuration: environment plus secrets resolved from (or generated into) DATA_DIR. */
+export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<CloudConfig> {
+  const e = parseEnv(env);
+  const dataDir = resolve(e.DATA_DIR);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+
+  const jwtSecret = await persistedSecret(dataDir, 'jwt-secret', e.JWT_SECRET, secret);
+  const sandboxSecret = await persistedSecret(
+    dataDir,
+    'payment-sandbox-secret',
+    e.PAYMENT_SANDBOX_SECRET,
+    secret,
+  );
+  const adminPassword = await persistedSecret(dataDir, 'admin-password', e.ADMIN_PASSWORD, secret);
+
+  let signing: CloudConfig['signing'];
+  if (e.SIGNING_KEY_PEM !== undefined && e.SIGNING_KEY_ID !== undefined) {
+    signing = { keyId: e.SIGNING_KEY_ID, privatePem: e.SIGNING_KEY_PEM };
+  } else {
+    const stored = await persistedSecret(dataDir, 'signing-key.json', undefined, () => {
+      const keyId = `k${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`;
+      return JSON.stringify({ keyId, privatePem: generateSigningKey(keyId).privatePem });
+    });
+    const parsed = z.object({ keyId: z.string(), privatePem: z.string() }).safeParse(JSON.parse(stored));
+    if (!parsed.success)
+      throw new ConfigError(`${join(dataDir, 'signing-key.json')} is not a signing key file`);
+    signing = parsed.data;
+  }
+  // Fail at start-up, not at the first booking, when the key is unusable.
+  try {
+    signingKeyFromPem(signing.keyId, signing.privatePem);
+  } catch (err) {
+    throw new ConfigError(`invalid cloud configuration:\n  SIGNING_KEY_PEM: ${(err as Error).message}`);
+  }
+
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    logLevel: e.LOG_LEVEL,
+    database:
+      e.DATABASE_URL !== undefined
+        ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE }
+        : { kind: 'pglite', dir: resolve(e.PGLITE_DIR) },
+    dataDir,
+    auth: {
+      jwtSecret,
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
+      admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: adminPassword },
+    },
+    payments: { provider: e.PAYMENT_PROVIDER, sandboxSecret },
+    signing,
+    rateLimits: {
+      capacityPerUserPerMinute: e.RATE_LIMIT_CAPACITY_PER_MINUTE,
+      reservePerLotPerMinute: e.RATE_LIMIT_RESERVE_PER_LOT_PER_MINUTE,
+    },
+    sweepers: { enabled: e.SWEEPERS, holdExpiryEveryMs: 60_000, noShowEveryMs: 15 * 60_000 },
+  };
+}
+
+/** In-memory configuration for tests and benchmarks: nothing touches the disk. */
+export function ephemeralConfig(overrides: Partial<CloudConfig> = {}): CloudConfig {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    publicUrl: 'http://localhost',
+    logLevel: 'silent',
+    database: { kind: 'pglite', dir: null },
+    dataDir: null,
+    auth: {
+      jwtSecret: secret(),
+      accessTokenTtlSeconds: 900,
+      refreshTokenTtlDays: 30,
+      admin: { email: 'admin@parkedge.test', password: 'admin-password-for-tests' },
+    },
+    payments: { provider: 'sandbox', sandboxSecret: secret() },
+    signing: { keyId: 'test1', privatePem: generateSigningKey('test1').privatePem },
+    rateLimits: { capacityPerUserPerMinute: 100_000, reservePerLotPerMinute: 100_000 },
+    sweepers: { enabled: false, holdExpiryEveryMs: 60_000, noShowEveryMs: 15 * 60_000 },
+    ...overrides,
+  };
+}

@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { Logger } from '../../protocol/logger.js';
+import type { DatabaseConfig } from '../config.js';
+
+/**
+ * The one way the cloud talks to PostgreSQL: a `pg` pool. Without DATABASE_URL an in-process
+ * PGlite is served over the wire protocol on a free local port, so exactly the same `pg` code
+ * path runs against both (with a pool of one connection: PGlite is single-session).
+ */
+
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
+export interface Database {
+  readonly kind: 'postgres' | 'pglite';
+  readonly pool: pg.Pool;
+  /** Rows of one statement, outside any transaction. */
+  rows<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]>;
+  /**
+   * Run fn in a READ COMMITTED transaction; commits on return, rolls back on throw. With
+   * `advisoryLock`, that transaction-scoped lock is taken in the same round trip as BEGIN.
+   */
+  tx<T>(fn: (q: Queryable) => Promise<T>, opts?: { advisoryLock?: AdvisoryKey }): Promise<T>;
+  /** Hold one connection for fn (session state such as advisory locks stays with it). */
+  session<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** bigint (int8) as a JS number: seqs, slots and minor units all stay far below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+export async function openDatabase(config: DatabaseConfig, logger: Logger): Promise<Database> {
+  if (config.kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: config.url,
+      max: config.poolSize,
+      types,
+      // search_path lets tests give every file its own schema in one database.
+      ...(config.searchPath ? { options: `-c search_path=${config.searchPath}` } : {}),
+    });
+    pool.on('error', (err) => logger.error({ err }, 'idle database client failed'));
+    return wrapPool('postgres', pool, async () => {
+      await pool.end();
+    });
+  }
+  return openPglite(config.dir, logger);
+}
+
+async function openPglite(dir: string | null, logger: Logger): Promise<Database> {
+  // Loaded lazily: production with DATABASE_URL never pays for the WASM image.
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { btree_gist } = await import('@electric-sql/pglite/contrib/btree_gist');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const db = await PGlite.create({ ...(dir ? { dataDir: dir } : {}), extensions: { btree_gist } });
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 2 });
+  await server.start();
+  const [host, port] = server.getServerConn().split(':');
+  logger.info(
+    { dir: dir ?? ':memory:', endpoint: server.getServerConn() },
+    'PGlite serving the wire protocol',
+  );
+  const pool = new pg.Pool({
+    host,
+    port: Number(port),
+    user: 'postgres',
+    database: 'postgres',
+    max: 1,
+    types,
+  });
+  pool.on('error', (err) => logger.error({ err }, 'idle PGlite client failed'));
+  return wrapPool('pglite', pool, async () => {
+    await pool.end();
+    await server.stop();
+    await db.close();
+  });
+}
+
+/**
+ * Statements with parameters run as named prepared statements (named by a hash of their text), so
+ * PostgreSQL parses and plans each hot statement once per connection instead of on every call.
+ */
+function preparing(names: Map<string, string> | null, target: pg.Pool | pg.PoolClient): Queryable {
+  if (names === null) return target;
+  return {
+    query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
+      if (values === undefined || values.length === 0) return target.query<R>(text);
+      let name = names.get(text);
+      if (name === undefined) {
+        name = `pe_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+        names.set(text, name);
+      }
+      return target.query<R>({ name, text, values });
+    },
+  };
+}
+
+function wrapPool(kind: Database['kind'], pool: pg.Pool, close: () => Promise<void>): Database {
+  let closed: Promise<void> | null = null;
+  // PGlite loses track of a named statement whose first run failed (its ParseComplete does not
+  // arrive before the error), so the embedded database gets plain statements.
+  const names = kind === 'postgres' ? new Map<string, string>() : null;
+  const pooled = preparing(names, pool);
+  async function session<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await fn(preparing(names, client));
+    } catch (err) {
+      if ((err as { rollbackFailed?: Error }).rollbackFailed) broken = err as Error;
+      throw err;
+    } finally {
+      // A client that could not even roll back is discarded rather than returned to the pool.
+      client.release(broken);
+    }
+  }
+  return {
+    kind,
+    pool,
+    async rows<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
+      return (await pooled.query<R>(text, values)).rows;
+    },
+    tx: (fn, opts) => session((q) => inTransaction(q, fn, opts?.advisoryLock)),
+    session,
+    close() {
+      closed ??= close();
+      return closed;
+    },
+  };
+}
+
+/** BEGIN … COMMIT on one client (e.g. inside a session that holds an advisory lock). */
+/** A two-part advisory lock key: a class (what is locked) and a 32-bit hash (which one). */
+export interface AdvisoryKey {
+  classId: number;
+  objectId: number;
+}
+
+/** 32-bit FNV-1a of a string, as a signed int4 for pg_advisory_xact_lock(int, int). */
+export function advisoryKey(classId: number, name: string): AdvisoryKey {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return { classId, objectId: h | 0 };
+}
+
+export async function inTransaction<T>(
+  client: Queryable,
+  fn: (q: Queryable) => Promise<T>,
+  lock?: AdvisoryKey,
+): Promise<T> {
+  if (lock === undefined) {
+    await client.query('BEGIN');
+  } else {
+    // Simple-protocol batch: no parameters, so the key is two checked integers, never text.
+    if (!Number.isInteger(lock.classId) || !Number.isInteger(lock.objectId))
+      throw new TypeError('bad advisory key');
+    await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${lock.classId | 0}, ${lock.objectId | 0})`);
+  }
+  try {
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK');
+    } catch (rollbackErr) {
+      if (typeof err === 'object' && err !== null) Object.assign(err, { rollbackFailed: rollbackErr });
+    }
+    throw err;
+  }
+}
+
+/** Serialization failures and deadlocks: the transaction may simply be run again. */
+export function isRetryable(err: unknown): boolean {
+  const code = pgCode(err);
+  return code === '40001' || code === '40P01';
+}
+
+/** PostgreSQL error code of a driver error, if any (e.g. 23P01 exclusion violation). */
+export function pgCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+    ? err.code
+    : undefined;
+}
+
+export function pgConstraint(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'constraint' in err && typeof err.constraint === 'string'
+    ? err.constraint
+    : undefined;
+}

@@ -1,0 +1,36 @@
+import type { ErrorBody } from '../protocol/http.js';
+import type { Result } from '../protocol/result.js';
+
+/** An expected refusal with its HTTP status: bad input, a conflict, a missing thing. */
+export interface Refusal {
+  status: 400 | 401 | 402 | 403 | 404 | 409 | 410 | 422 | 429 | 502 | 503;
+  error: string;
+  message: string;
+  field?: string;
+  rule?: string;
+}
+
+export const refuse = (
+  status: Refusal['status'],
+  error: string,
+  message: string,
+  extra: { field?: string; rule?: string } = {},
+): { ok: false; error: Refusal } => ({ ok: false, error: { status, error, message, ...extra } });
+
+/** Thrown by routes; the error handler turns it into its status and an ErrorBody. */
+export class HttpError extends Error {
+  readonly statusCode: number;
+  readonly body: ErrorBody;
+  constructor(refusal: Refusal) {
+    super(refusal.message);
+    this.statusCode = refusal.status;
+    const { status: _status, ...body } = refusal;
+    this.body = body;
+  }
+}
+
+/** The value, or throw the refusal as an HttpError. */
+export function unwrap<T>(r: Result<T, Refusal>): T {
+  if (r.ok) return r.value;
+  throw new HttpError(r.error);
+}

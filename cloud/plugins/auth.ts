@@ -1,0 +1,106 @@
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyRequest } from 'fastify';
+import type { Role } from '../../protocol/domain.js';
+import type { UserView } from '../../protocol/http.js';
+import { HttpError } from '../errors.js';
+import { definePlugin } from '../plugin.js';
+
+/**
+ * Authentication (JWT access tokens via @fastify/jwt, verified against the injected clock) and
+ * role checks. Every /v1 route must declare `config.access` — 'public', 'authenticated' or the
+ * roles allowed — or the app refuses to start: no route is open by omission.
+ */
+
+export type Access = 'public' | 'authenticated' | readonly Role[];
+
+export interface AuthUser {
+  id: string;
+  role: Role;
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string; role: Role; typ: 'access' };
+    user: AuthUser;
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyInstance {
+    /** Access + refresh tokens for a user who just proved who they are (or rotated a refresh token). */
+    issueTokens(
+      user: UserView,
+      refreshToken?: string,
+    ): Promise<{
+      tokenType: 'Bearer';
+      accessToken: string;
+      expiresIn: number;
+      refreshToken: string;
+      user: UserView;
+    }>;
+    /** Admins act on every lot; operators and attendants on the lots they staff. */
+    canActOnLot(user: AuthUser, lotId: string): Promise<boolean>;
+  }
+}
+
+const unauthorized = (message: string) => new HttpError({ status: 401, error: 'unauthorized', message });
+
+export const authPlugin = definePlugin(
+  async (app) => {
+    const { config, clock } = app;
+    await app.register(fastifyJwt, { secret: config.auth.jwtSecret, sign: { algorithm: 'HS256' } });
+
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/v1/') && route.config?.access === undefined) {
+        throw new Error(`route ${route.method} ${route.url} does not declare config.access`);
+      }
+    });
+
+    app.decorate('issueTokens', async (user: UserView, rotated?: string) => {
+      const ttl = config.auth.accessTokenTtlSeconds;
+      const accessToken = app.jwt.sign(
+        { sub: user.id, role: user.role, typ: 'access' },
+        { expiresIn: ttl, clockTimestamp: clock.now() }, // seconds, per @fastify/jwt
+      );
+      const refreshToken = rotated ?? (await app.users.issueRefreshToken(user.id));
+      return { tokenType: 'Bearer' as const, accessToken, expiresIn: ttl, refreshToken, user };
+    });
+
+    app.decorate('canActOnLot', async (user: AuthUser, lotId: string) => {
+      if (user.role === 'admin') return true;
+      if (user.role !== 'operator' && user.role !== 'attendant') return false;
+      return app.lots.isStaff(lotId, user.id);
+    });
+
+    function authenticate(req: FastifyRequest): AuthUser {
+      const header = req.headers.authorization;
+      if (typeof header !== 'string' || !header.startsWith('Bearer ') || header.length > 4096) {
+        throw unauthorized('send Authorization: Bearer <access token>');
+      }
+      let claims: { sub?: unknown; role?: unknown; typ?: unknown };
+      try {
+        claims = app.jwt.verify(header.slice(7).trim(), { clockTimestamp: clock.now() });
+      } catch {
+        throw unauthorized('access token is invalid or expired');
+      }
+      if (claims.typ !== 'access' || typeof claims.sub !== 'string' || typeof claims.role !== 'string') {
+        throw unauthorized('not an access token');
+      }
+      return { id: claims.sub, role: claims.role as Role };
+    }
+
+    app.addHook('onRequest', async (req) => {
+      const access = req.routeOptions.config?.access;
+      if (access === undefined || access === 'public') return;
+      const user = authenticate(req);
+      req.user = user;
+      if (access !== 'authenticated' && !access.includes(user.role)) {
+        throw new HttpError({ status: 403, error: 'forbidden', message: `a ${user.role} may not do this` });
+      }
+    });
+  },
+  { name: 'auth', dependencies: ['core', 'repo-users', 'repo-lots'] },
+);

@@ -1,0 +1,259 @@
+import {
+  type LotPolicy,
+  LotPolicySchema,
+  RateCardSchema,
+  type Role,
+  type Spot,
+  SpotSchema,
+} from '../../protocol/domain.js';
+import type { CreateLotBody, LotView } from '../../protocol/http.js';
+import type { RateCard } from '../../protocol/money.js';
+import type { Random } from '../../protocol/random.js';
+import { ok, type Result } from '../../protocol/result.js';
+import { slotOf, toIso } from '../../protocol/slots.js';
+import { type Database, pgCode } from '../db/database.js';
+import { type Refusal, refuse } from '../errors.js';
+import { newId } from '../ids.js';
+import { definePlugin } from '../plugin.js';
+
+export interface LotRecord {
+  id: string;
+  name: string;
+  timeZone: string;
+  location: { lat: number; lng: number };
+  rates: RateCard;
+  policy: LotPolicy;
+  /** Slot of bit 0 in every spot bitmap of the lot; fixed at creation. */
+  baseSlot: number;
+  version: number;
+}
+
+export interface LotSummaryRecord extends Omit<LotRecord, 'policy' | 'baseSlot' | 'version'> {
+  distanceKm: number | null;
+  bookableSpots: number;
+}
+
+interface LotRow {
+  id: string;
+  name: string;
+  time_zone: string;
+  lat: number;
+  lng: number;
+  rates: unknown;
+  policy: unknown;
+  base_slot: number;
+  version: number;
+}
+
+function toRecord(row: LotRow): LotRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    timeZone: row.time_zone,
+    location: { lat: row.lat, lng: row.lng },
+    rates: RateCardSchema.parse(row.rates),
+    policy: LotPolicySchema.parse(row.policy),
+    baseSlot: row.base_slot,
+    version: row.version,
+  };
+}
+
+export interface LotPatch {
+  name?: string;
+  rates?: RateCard;
+  policy?: Partial<LotPolicy>;
+}
+
+export interface LotRepository {
+  create(actor: { id: string; role: Role }, body: CreateLotBody): Promise<Result<LotView, Refusal>>;
+  get(lotId: string): Promise<LotRecord | null>;
+  view(lotId: string): Promise<LotView | null>;
+  list(q: { lat?: number; lng?: number; radiusKm?: number; limit: number }): Promise<LotSummaryRecord[]>;
+  patch(lotId: string, patch: LotPatch): Promise<LotView | null>;
+  /** Operators and attendants of the lot. */
+  isStaff(lotId: string, userId: string): Promise<boolean>;
+  addStaff(lotId: string, userId: string): Promise<void>;
+}
+
+const LOT_COLS = 'id, name, time_zone, lat, lng, rates, policy, base_slot, version';
+const LOT_CACHE_MS = 1000;
+
+export function createLotRepository(deps: {
+  db: Database;
+  clock: { now(): number };
+  random: Random;
+}): LotRepository {
+  const { db } = deps;
+  /**
+   * Lot records for the hot paths (capacity, reserve), kept for a second. A change made here is
+   * seen at once; one made on another instance within a second. Wall time on purpose: this is a
+   * cache lifetime, not domain time.
+   */
+  const cache = new Map<string, { lot: LotRecord; until: number }>();
+
+  async function view(lotId: string): Promise<LotView | null> {
+    const rows = await db.rows<LotRow>(`select ${LOT_COLS} from lots where id = $1`, [lotId]);
+    if (rows[0] === undefined) return null;
+    const lot = toRecord(rows[0]);
+    const spots = await db.rows<Spot>(
+      'select id, label, level, type, pool from spots where lot_id = $1 order by level, label',
+      [lotId],
+    );
+    return {
+      id: lot.id,
+      name: lot.name,
+      timeZone: lot.timeZone,
+      location: lot.location,
+      rates: lot.rates,
+      policy: lot.policy,
+      spots: spots.map((s) => SpotSchema.parse(s)),
+      version: lot.version,
+    };
+  }
+
+  return {
+    async create(actor, body) {
+      const id = body.id ?? newId(deps.random);
+      const now = deps.clock.now();
+      try {
+        await db.tx(async (q) => {
+          await q.query(
+            `insert into lots (id, name, time_zone, lat, lng, rates, policy, base_slot, created_by, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
+            [
+              id,
+              body.name,
+              body.timeZone,
+              body.location.lat,
+              body.location.lng,
+              JSON.stringify(body.rates),
+              JSON.stringify(body.policy),
+              slotOf(now),
+              actor.id,
+              toIso(now),
+            ],
+          );
+          await q.query(
+            `insert into spots (lot_id, id, label, level, type, pool)
+             select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+            [
+              id,
+              body.spots.map((s) => s.id),
+              body.spots.map((s) => s.label),
+              body.spots.map((s) => s.level),
+              body.spots.map((s) => s.type),
+              body.spots.map((s) => s.pool),
+            ],
+          );
+          await q.query('insert into lot_seq (lot_id) values ($1)', [id]);
+          if (actor.role === 'operator' || actor.role === 'attendant') {
+            await q.query('insert into lot_staff (lot_id, user_id) values ($1, $2)', [id, actor.id]);
+          }
+        });
+      } catch (e) {
+        if (pgCode(e) === '23505')
+          return refuse(409, 'lot_exists', `a lot with id ${id} exists`, { field: 'id' });
+        throw e;
+      }
+      const created = await view(id);
+      if (created === null) throw new Error('lot vanished after creation');
+      return ok(created);
+    },
+
+    async get(lotId) {
+      const now = Date.now();
+      const hit = cache.get(lotId);
+      if (hit !== undefined && hit.until > now) return hit.lot;
+      const rows = await db.rows<LotRow>(`select ${LOT_COLS} from lots where id = $1`, [lotId]);
+      const lot = rows[0] ? toRecord(rows[0]) : null;
+      if (lot !== null) {
+        if (cache.size > 10_000) cache.clear();
+        cache.set(lotId, { lot, until: now + LOT_CACHE_MS });
+      }
+      return lot;
+    },
+
+    view,
+
+    async list({ lat, lng, radiusKm, limit }) {
+      const rows = await db.rows<LotRow & { distance_km: number | null; bookable: number }>(
+        `select * from (
+           select ${LOT_COLS},
+             (select count(*) from spots s where s.lot_id = l.id and s.pool = 'bookable')::int as bookable,
+             case when $1::float8 is null then null else
+               2 * 6371.0088 * asin(least(1, sqrt(
+                 power(sin(radians(l.lat - $1::float8) / 2), 2) +
+                 cos(radians($1::float8)) * cos(radians(l.lat)) * power(sin(radians(l.lng - $2::float8) / 2), 2))))
+             end as distance_km
+           from lots l) x
+         where $3::float8 is null or distance_km <= $3::float8
+         order by distance_km nulls last, name, id
+         limit $4`,
+        [lat ?? null, lng ?? null, radiusKm ?? null, limit],
+      );
+      return rows.map((r) => {
+        const lot = toRecord(r);
+        return {
+          id: lot.id,
+          name: lot.name,
+          timeZone: lot.timeZone,
+          location: lot.location,
+          rates: lot.rates,
+          distanceKm: r.distance_km === null ? null : Math.round(r.distance_km * 1000) / 1000,
+          bookableSpots: r.bookable,
+        };
+      });
+    },
+
+    async patch(lotId, patch) {
+      const found = await db.tx(async (q) => {
+        const rows = (await q.query<LotRow>(`select ${LOT_COLS} from lots where id = $1 for update`, [lotId]))
+          .rows;
+        if (rows[0] === undefined) return false;
+        const lot = toRecord(rows[0]);
+        const policy = LotPolicySchema.parse({ ...lot.policy, ...patch.policy });
+        await q.query(
+          `update lots set name = $2, rates = $3, policy = $4, version = version + 1, updated_at = $5 where id = $1`,
+          [
+            lotId,
+            patch.name ?? lot.name,
+            JSON.stringify(patch.rates ?? lot.rates),
+            JSON.stringify(policy),
+            toIso(deps.clock.now()),
+          ],
+        );
+        return true;
+      });
+      cache.delete(lotId);
+      return found ? view(lotId) : null;
+    },
+
+    async isStaff(lotId, userId) {
+      const rows = await db.rows('select 1 from lot_staff where lot_id = $1 and user_id = $2', [
+        lotId,
+        userId,
+      ]);
+      return rows.length > 0;
+    },
+
+    async addStaff(lotId, userId) {
+      await db.rows('insert into lot_staff (lot_id, user_id) values ($1, $2) on conflict do nothing', [
+        lotId,
+        userId,
+      ]);
+    },
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    lots: LotRepository;
+  }
+}
+
+export const lotsRepository = definePlugin(
+  async (app) => {
+    app.decorate('lots', createLotRepository({ db: app.db, clock: app.clock, random: app.random }));
+  },
+  { name: 'repo-lots', dependencies: ['core', 'db'] },
+);

@@ -1,0 +1,128 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import {
+  CapacityQuery,
+  CapacityResponse,
+  CreateLotBody,
+  ErrorBody,
+  LotListQuery,
+  LotListResponse,
+  LotParams,
+  LotView,
+  PatchLotBody,
+} from '../../protocol/http.js';
+import { validateWindow } from '../../protocol/slots.js';
+import { HttpError, unwrap } from '../errors.js';
+
+const notFound = (lotId: string) =>
+  new HttpError({
+    status: 404,
+    error: 'lot_not_found',
+    message: `lot ${lotId} not found`,
+    field: 'params.lotId',
+  });
+
+export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post(
+    '/v1/lots',
+    {
+      config: { access: ['operator', 'admin'] },
+      bodyLimit: 8 * 1024 * 1024,
+      schema: {
+        tags: ['lots'],
+        summary: 'Create a lot with its spots, rates and policies',
+        body: CreateLotBody,
+        response: { 201: LotView, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (req, reply) => reply.code(201).send(unwrap(await app.lots.create(req.user, req.body))),
+  );
+
+  app.get(
+    '/v1/lots',
+    {
+      config: { access: 'authenticated' },
+      schema: {
+        tags: ['lots'],
+        summary: 'Find lots, nearest first when lat/lng are given',
+        querystring: LotListQuery,
+        response: { 200: LotListResponse, 400: ErrorBody, 401: ErrorBody },
+      },
+    },
+    async (req) => ({ lots: await app.lots.list(req.query) }),
+  );
+
+  app.get(
+    '/v1/lots/:lotId',
+    {
+      config: { access: 'authenticated' },
+      schema: {
+        tags: ['lots'],
+        summary: 'A lot with its spots, rates and policies',
+        params: LotParams,
+        response: { 200: LotView, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (req) => {
+      const lot = await app.lots.view(req.params.lotId);
+      if (lot === null) throw notFound(req.params.lotId);
+      return lot;
+    },
+  );
+
+  app.patch(
+    '/v1/lots/:lotId',
+    {
+      config: { access: ['operator', 'admin'] },
+      schema: {
+        tags: ['lots'],
+        summary: 'Change name, rates or policies of a lot you operate',
+        params: LotParams,
+        body: PatchLotBody,
+        response: { 200: LotView, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (req) => {
+      if (!(await app.canActOnLot(req.user, req.params.lotId))) throw notFound(req.params.lotId);
+      const lot = await app.lots.patch(req.params.lotId, req.body);
+      if (lot === null) throw notFound(req.params.lotId);
+      return lot;
+    },
+  );
+
+  app.get(
+    '/v1/lots/:lotId/capacity',
+    {
+      config: {
+        access: 'authenticated',
+        rateLimit: {
+          max: app.config.rateLimits.capacityPerUserPerMinute,
+          timeWindow: 60_000,
+          keyGenerator: (req) => `capacity:${req.user?.id ?? req.ip}`,
+        },
+      },
+      schema: {
+        tags: ['lots'],
+        summary: 'How many spots are free for a vehicle type and window, and the price',
+        params: LotParams,
+        querystring: CapacityQuery,
+        response: { 200: CapacityResponse, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 429: ErrorBody },
+      },
+    },
+    async (req) => {
+      const lot = await app.lots.get(req.params.lotId);
+      if (lot === null) throw notFound(req.params.lotId);
+      const w = validateWindow(req.query, lot.policy, app.clock.now());
+      if (!w.ok) {
+        throw new HttpError({
+          status: 400,
+          error: 'invalid_window',
+          message: w.error.message,
+          field: `query.${w.error.field}`,
+          rule: w.error.reason,
+        });
+      }
+      const quote = await app.reservations.quote(lot, req.query.vehicleType, w.value);
+      return { available: quote.available, price: quote.price };
+    },
+  );
+};

@@ -1,0 +1,342 @@
+import { z } from 'zod';
+import {
+  GeoPoint,
+  Id,
+  IsoTimestamp,
+  LotConfigSchema,
+  LotId,
+  LotPolicySchema,
+  MoneySchema,
+  RateCardSchema,
+  ReservationSchema,
+  ReservationStatus,
+  Role,
+  SpotSchema,
+  VehicleType,
+} from './domain.js';
+import { PublicKeySchema } from './mqtt.js';
+
+/**
+ * The cloud's HTTP contract: every request and response body of API v1. Routes, the OpenAPI
+ * document and API clients (tests, bench, demo) all derive from these schemas.
+ * Response schemas avoid transforms: the serializer encodes through them.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+export const ErrorIssue = z.object({
+  /** Where the problem is, e.g. `body.start` or `query.vehicleType`. */
+  field: z.string(),
+  /** Which rule failed, e.g. `invalid_format`, `unaligned`, `too_small`. */
+  rule: z.string(),
+  message: z.string(),
+});
+
+export const ErrorBody = z
+  .object({
+    /** Stable machine-readable code, e.g. `validation_failed`, `no_spot_free`, `plate_overlap`. */
+    error: z.string(),
+    message: z.string(),
+    field: z.string().optional(),
+    rule: z.string().optional(),
+    issues: z.array(ErrorIssue).optional(),
+  })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// ---------------------------------------------------------------------------------------------
+// Common headers and params
+
+/** Loose: other headers pass through untouched. */
+export const IdempotencyHeaders = z.looseObject({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional()
+    .describe('Same key + same body returns the first response; same key + another body is refused (422).'),
+});
+
+export const LotParams = z.object({ lotId: LotId });
+export const ReservationParams = z.object({ id: Id });
+
+// ---------------------------------------------------------------------------------------------
+// Auth
+
+const Email = z.email().max(254);
+
+export const RegisterBody = z.object({
+  email: Email,
+  password: z.string().min(10, 'at least 10 characters').max(256),
+});
+
+export const TokenBody = z.object({ email: Email, password: z.string().min(1).max(256) });
+
+export const RefreshBody = z.object({ refreshToken: z.string().min(16).max(512) });
+
+export const UserView = z
+  .object({ id: Id, email: z.string(), role: Role, lotIds: z.array(LotId) })
+  .meta({ id: 'User' });
+export type UserView = z.infer<typeof UserView>;
+
+export const TokenResponse = z.object({
+  tokenType: z.literal('Bearer'),
+  accessToken: z.string(),
+  /** Seconds until the access token expires. */
+  expiresIn: z.number().int().positive(),
+  /** Single use: each refresh returns a new one; reusing an old one revokes the whole family. */
+  refreshToken: z.string(),
+  user: UserView,
+});
+
+export const CreateUserBody = z.object({
+  email: Email,
+  password: z.string().min(10, 'at least 10 characters').max(256),
+  role: Role,
+  /** Lots an operator or attendant works on. */
+  lotIds: z.array(LotId).max(500).default([]),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Lots
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const TimeZone = z.string().min(1).max(64).refine(isTimeZone, 'an IANA time zone, e.g. Europe/Berlin');
+
+export const CreateLotBody = LotConfigSchema.extend({
+  /** Generated when absent. */
+  id: LotId.optional(),
+  timeZone: TimeZone,
+}).superRefine((lot, ctx) => {
+  const ids = new Set<string>();
+  const labels = new Set<string>();
+  lot.spots.forEach((spot, i) => {
+    if (ids.has(spot.id))
+      ctx.addIssue({ code: 'custom', path: ['spots', i, 'id'], message: `duplicate spot id ${spot.id}` });
+    if (labels.has(spot.label))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['spots', i, 'label'],
+        message: `duplicate spot label ${spot.label}`,
+      });
+    ids.add(spot.id);
+    labels.add(spot.label);
+  });
+});
+export type CreateLotBody = z.infer<typeof CreateLotBody>;
+
+export const PatchLotBody = z
+  .object({
+    name: z.string().min(1).max(120).optional(),
+    rates: RateCardSchema.optional(),
+    /** Fields given replace the current ones; the rest stay. */
+    policy: LotPolicySchema.partial().optional(),
+  })
+  .refine((b) => b.name !== undefined || b.rates !== undefined || b.policy !== undefined, {
+    message: 'give at least one of name, rates, policy',
+  });
+
+const RateCardView = z.object({
+  currency: z.string(),
+  hourlyRate: z.number().int(),
+  dailyMax: z.number().int().nullable(),
+  dynamicPricing: z
+    .array(z.object({ fromOccupancyPct: z.number().int(), multiplierPct: z.number().int() }))
+    .nullable(),
+});
+
+const LotPolicyView = z.object({
+  maxDurationMinutes: z.number().int(),
+  bookingHorizonDays: z.number().int(),
+  holdMinutes: z.number().int(),
+  noShowGraceMinutes: z.number().int(),
+  earlyArrivalMinutes: z.number().int(),
+  exitGraceMinutes: z.number().int(),
+  antiPassback: z.enum(['hard', 'soft']),
+  plateMinConfidence: z.number(),
+  overflowHorizonMinutes: z.number().int(),
+  overflowTimeoutMs: z.number().int(),
+  refund: z.enum(['none', 'full_before_start']),
+});
+
+const SpotView = z.object({
+  id: Id,
+  label: z.string(),
+  level: z.string(),
+  type: VehicleType,
+  pool: SpotSchema.shape.pool,
+});
+
+export const LotView = z
+  .object({
+    id: LotId,
+    name: z.string(),
+    timeZone: z.string(),
+    location: GeoPoint,
+    rates: RateCardView,
+    policy: LotPolicyView,
+    spots: z.array(SpotView),
+    /** Bumped on every change of configuration (the edge's config version). */
+    version: z.number().int().nonnegative(),
+  })
+  .meta({ id: 'Lot' });
+export type LotView = z.infer<typeof LotView>;
+
+export const LotListQuery = z
+  .object({
+    lat: z.coerce.number().min(-90).max(90).optional(),
+    lng: z.coerce.number().min(-180).max(180).optional(),
+    radiusKm: z.coerce.number().positive().max(20_000).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .refine((q) => (q.lat === undefined) === (q.lng === undefined), {
+    message: 'give both lat and lng, or neither',
+    path: ['lng'],
+  })
+  .refine((q) => q.radiusKm === undefined || q.lat !== undefined, {
+    message: 'radiusKm needs lat and lng',
+    path: ['radiusKm'],
+  });
+
+export const LotSummary = z.object({
+  id: LotId,
+  name: z.string(),
+  timeZone: z.string(),
+  location: GeoPoint,
+  /** Great-circle distance from the query point; null without one. */
+  distanceKm: z.number().nullable(),
+  bookableSpots: z.number().int().nonnegative(),
+  rates: RateCardView,
+});
+
+export const LotListResponse = z.object({ lots: z.array(LotSummary) });
+
+export const CapacityQuery = z.object({
+  vehicleType: VehicleType,
+  start: IsoTimestamp,
+  end: IsoTimestamp,
+});
+
+export const CapacityResponse = z.object({
+  /** How many eligible spots are free for the whole window. A count only, never which ones. */
+  available: z.number().int().nonnegative(),
+  price: MoneySchema,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Reservations
+
+export const CreateReservationBody = z.object({
+  lotId: LotId,
+  vehicleType: VehicleType,
+  plate: z.string().min(1).max(16),
+  start: IsoTimestamp,
+  end: IsoTimestamp,
+});
+export type CreateReservationBody = z.infer<typeof CreateReservationBody>;
+
+export const ReservationCreated = z.object({
+  id: Id,
+  status: z.literal('TENTATIVE'),
+  /** Spot label, for the gate display. */
+  spot: z.string(),
+  price: MoneySchema,
+  paymentUrl: z.string(),
+  holdExpiresAt: IsoTimestamp,
+});
+
+export const ReservationView = ReservationSchema.extend({
+  kind: z.enum(['booking', 'driveup']),
+  holdExpiresAt: IsoTimestamp.nullable(),
+  /** Signed QR credential text, once CONFIRMED. */
+  credential: z.string().nullable(),
+  checkedInAt: IsoTimestamp.nullable(),
+  checkedOutAt: IsoTimestamp.nullable(),
+  overstayCharge: MoneySchema.nullable(),
+  refund: MoneySchema.nullable(),
+  createdAt: IsoTimestamp,
+}).meta({ id: 'Reservation' });
+export type ReservationView = z.infer<typeof ReservationView>;
+
+export const CompleteBody = z.object({ paymentToken: z.string().min(1).max(4096) });
+
+export const CancelResponse = z.object({ reservation: ReservationView, refund: MoneySchema });
+
+export const ReservationListQuery = z.object({
+  lotId: LotId.optional(),
+  status: ReservationStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  /** Opaque; from the previous page's nextCursor. */
+  cursor: z.string().max(200).optional(),
+});
+
+export const ReservationListResponse = z.object({
+  reservations: z.array(ReservationView),
+  nextCursor: z.string().nullable(),
+});
+
+export const QrQuery = z.object({ format: z.enum(['png', 'svg']).default('png') });
+
+export const KeysResponse = z.object({ keys: z.array(PublicKeySchema) });
+
+// ---------------------------------------------------------------------------------------------
+// Gate facts (lots without an edge controller)
+
+export const GateFactBody = z
+  .object({
+    reservationId: Id.optional(),
+    plate: z.string().min(1).max(16).optional(),
+    /** When it happened; defaults to now, may not be in the future. */
+    at: IsoTimestamp.optional(),
+  })
+  .refine((b) => b.reservationId !== undefined || b.plate !== undefined, {
+    message: 'give reservationId or plate',
+    path: ['reservationId'],
+  });
+export type GateFactBody = z.infer<typeof GateFactBody>;
+
+export const ArrivalResponse = z.object({ reservation: ReservationView });
+
+export const DepartureResponse = z.object({
+  reservation: ReservationView,
+  overstayMinutes: z.number().int().nonnegative(),
+  /** Overstay charged to the stored payment method, or null. */
+  charge: MoneySchema.nullable(),
+  /** Refund for early departure per lot policy, or null. */
+  refund: MoneySchema.nullable(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Payments sandbox
+
+export const SandboxPayBody = z.object({
+  /** The checkout id: the last path segment of the paymentUrl. */
+  checkout: z.string().min(1).max(2048),
+});
+
+export const SandboxPayResponse = z.object({
+  paymentToken: z.string(),
+  reservationId: Id,
+  amount: MoneySchema,
+});
+
+export const CheckoutParams = z.object({ checkout: z.string().min(1).max(2048) });
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+export const HealthResponse = z.object({ status: z.literal('ok') });
+export const ReadyResponse = z.object({
+  status: z.enum(['ready', 'unavailable']),
+  database: z.enum(['ok', 'unreachable']),
+});
