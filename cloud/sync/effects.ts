@@ -1,0 +1,101 @@
+import type { Logger } from '../../protocol/logger.js';
+import { parseGateEvent } from '../../protocol/mqtt.js';
+import type { EventEffects, ReservationEffects, Sql, WireEvent } from './ports.js';
+
+/** Kinds whose arrival changes cloud state; everything else is only recorded in gate_events. */
+const EFFECTFUL = new Set(['entry', 'exit', 'cash_payment', 'unable_to_collect', 'command_ack']);
+
+/**
+ * What each gate event does in the cloud (design/sync.md "Up: gate events"), applied by the
+ * EffectsApplier in eventId order after the event is stored. Each effect is idempotent per
+ * (lot, eventId): reservation effects through the fact key `edge:<eventId>`, the sync tables through
+ * their (lot_id, event_id) keys. Every statement is scoped to the lot the event arrived from (the
+ * topic's lot, which the broker ACL ties to the lot's credentials), so a lot can never touch another
+ * lot's reservations, debts or commands.
+ */
+export function gateEventEffects(reservations: ReservationEffects, tx: Sql, logger: Logger): EventEffects {
+  return {
+    affects: (event: WireEvent) => EFFECTFUL.has(event.kind),
+    async apply(lotId: string, raw: WireEvent): Promise<void> {
+      const parsed = parseGateEvent(raw);
+      if (!parsed.ok) {
+        // Stored as received; a newer edge may send fields this cloud cannot read yet.
+        throw new Error(`unreadable ${raw.kind} event: ${parsed.error.message}`);
+      }
+      const e = parsed.value;
+      const atMs = Date.parse(e.at);
+      const factKey = `edge:${e.eventId}`;
+      switch (e.kind) {
+        case 'entry': {
+          const rid = e.reservationId ?? e.overflowReservationId;
+          if (rid) await reservations.checkIn(lotId, rid, atMs, factKey);
+          return;
+        }
+        case 'exit': {
+          if (e.reservationId) await reservations.depart(lotId, e.reservationId, atMs, e, factKey);
+          if (e.charge && e.charge.amount > 0) {
+            await tx.query(
+              `INSERT INTO lot_gate_charges (lot_id, event_id, session_id, reservation_id, plate, kind, amount_minor,
+                 currency, overstay_minutes, settlement, at)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (lot_id, event_id) DO NOTHING`,
+              [
+                lotId,
+                e.eventId,
+                e.sessionId,
+                e.reservationId,
+                e.plate,
+                e.reservationId ? 'overstay' : 'driveup',
+                e.charge.amount,
+                e.charge.currency,
+                e.overstayMinutes,
+                e.settlement,
+                e.at,
+              ],
+            );
+          }
+          return;
+        }
+        case 'unable_to_collect':
+          await tx.query(
+            `INSERT INTO lot_debts (lot_id, event_id, session_id, reservation_id, plate, amount_minor, currency, at)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (lot_id, event_id) DO NOTHING`,
+            [
+              lotId,
+              e.eventId,
+              e.sessionId,
+              e.reservationId,
+              e.plate,
+              e.amount.amount,
+              e.amount.currency,
+              e.at,
+            ],
+          );
+          return;
+        case 'cash_payment':
+          await tx.query(
+            `INSERT INTO lot_cash_payments (lot_id, event_id, session_id, amount_minor, currency, attendant, at)
+             VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (lot_id, event_id) DO NOTHING`,
+            [lotId, e.eventId, e.sessionId, e.amount.amount, e.amount.currency, e.attendant, e.at],
+          );
+          // Cash for a session that had been reported unable-to-collect settles that debt.
+          await tx.query(
+            `UPDATE lot_debts SET settled_at = $3 WHERE lot_id = $1 AND session_id = $2 AND settled_at IS NULL`,
+            [lotId, e.sessionId, e.at],
+          );
+          return;
+        case 'command_ack': {
+          const res = await tx.query(
+            `UPDATE lot_commands SET acked_at = $3, ok = $4, detail = $5, ack_event_id = $6
+              WHERE lot_id = $1 AND command_id = $2 AND acked_at IS NULL`,
+            [lotId, e.commandId, e.at, e.ok, e.detail, e.eventId],
+          );
+          if ((res.rowCount ?? 0) === 0)
+            logger.debug({ lotId, commandId: e.commandId }, 'ack for an unknown command');
+          return;
+        }
+        default:
+          return;
+      }
+    },
+  };
+}
