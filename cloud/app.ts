@@ -22,6 +22,7 @@ import { lotsRepository } from './repositories/lots.js';
 import { reservationsRepository } from './repositories/reservations.js';
 import { usersRepository } from './repositories/users.js';
 import { authRoutes } from './routes/auth.js';
+import { type FleetSync, fleetRoutes } from './routes/fleet.js';
 import { gateRoutes } from './routes/gate.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
@@ -39,6 +40,8 @@ export interface AppDeps {
   metrics?: CloudMetrics;
   /** Defaults to the provider the configuration names. */
   payments?: PaymentProvider;
+  /** The MQTT sync engine, started after the app is ready; fleet routes answer 503 until it is set. */
+  fleet?: () => FleetSync | null;
 }
 
 export type CloudApp = FastifyInstance;
@@ -79,5 +82,6 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(lotRoutes);
   await app.register(reservationRoutes);
   await app.register(gateRoutes);
+  await app.register(fleetRoutes, { sync: deps.fleet ?? (() => null) });
   return app;
 }

@@ -2,9 +2,14 @@ import { type Clock, systemClock } from '../protocol/clock.js';
 import type { Logger } from '../protocol/logger.js';
 import { cryptoRandom, type Random } from '../protocol/random.js';
 import { buildApp, type CloudApp } from './app.js';
-import type { CloudConfig } from './config.js';
+import { FileCredentialStore } from './broker/accounts.js';
+import { MemoryCredentialStore } from './broker/credentials.js';
+import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
+import type { CloudConfig, SyncConfig } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import type { CloudSync } from './sync/index.js';
+import { startCloudSyncForApp } from './sync/repo-adapter.js';
 
 /**
  * The composition root of the cloud process: opens the database (PostgreSQL, or PGlite served
@@ -13,6 +18,8 @@ import { migrate } from './db/migrate.js';
 export interface Cloud {
   app: CloudApp;
   db: Database;
+  /** The MQTT side: the broker in use and the sync engine; null when sync is off. */
+  sync: { brokerUrl: string; embedded: EmbeddedBroker | null; engine: CloudSync } | null;
   close(): Promise<void>;
 }
 
@@ -24,12 +31,14 @@ export async function createCloud(
   const db = await openDatabase(config.database, logger.child({ component: 'db' }));
   try {
     await migrate(db, logger.child({ component: 'migrate' }));
+    let engine: CloudSync | null = null;
     const app = await buildApp({
       config,
       logger,
       clock: deps.clock ?? systemClock,
       random: deps.random ?? cryptoRandom(),
       db,
+      fleet: () => engine,
     });
     await app.ready();
     if (config.auth.admin) {
@@ -44,12 +53,17 @@ export async function createCloud(
         );
       }
     }
+    const sync = config.sync ? await startSync(app, config.sync, logger) : null;
+    engine = sync?.engine ?? null;
     let closing: Promise<void> | null = null;
     return {
       app,
       db,
+      sync,
       close() {
         closing ??= (async () => {
+          await sync?.engine.stop();
+          await sync?.embedded?.close();
           await app.close();
           await db.close();
         })();
@@ -58,6 +72,46 @@ export async function createCloud(
     };
   } catch (err) {
     await db.close();
+    throw err;
+  }
+}
+
+/** The broker (aedes in process unless MQTT_URL names one) and the sync engine bound to the app. */
+async function startSync(
+  app: CloudApp,
+  sync: SyncConfig,
+  logger: Logger,
+): Promise<NonNullable<Cloud['sync']>> {
+  let embedded: EmbeddedBroker | null = null;
+  let brokerUrl = sync.brokerUrl;
+  if (brokerUrl === null) {
+    const cloudAccount = { username: sync.username, password: sync.password };
+    const credentials = sync.embedded.accountsFile
+      ? await FileCredentialStore.open(sync.embedded.accountsFile, [cloudAccount])
+      : await MemoryCredentialStore.fromCredentials([cloudAccount]);
+    embedded = await startEmbeddedBroker({
+      credentials,
+      logger: logger.child({ component: 'broker' }),
+      host: sync.embedded.host,
+      port: sync.embedded.port,
+    });
+    brokerUrl = embedded.url;
+  }
+  try {
+    const engine = await startCloudSyncForApp(app, {
+      mqtt: {
+        url: brokerUrl,
+        username: sync.username,
+        ...(sync.password ? { password: sync.password } : {}),
+        instanceId: sync.instanceId,
+        sharedSubscription: embedded === null && sync.sharedSubscription,
+      },
+      logger,
+      metricsRegistry: app.metrics.registry,
+    });
+    return { brokerUrl, embedded, engine };
+  } catch (err) {
+    await embedded?.close();
     throw err;
   }
 }

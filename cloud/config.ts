@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -38,6 +39,20 @@ export interface CloudConfig {
     reservePerLotPerMinute: number;
   };
   sweepers: { enabled: boolean; holdExpiryEveryMs: number; noShowEveryMs: number };
+  /** MQTT sync with the lots; null = no sync (tests that build the app alone). */
+  sync: SyncConfig | null;
+}
+
+export interface SyncConfig {
+  /** An external broker (Mosquitto, EMQX, HiveMQ); null = run aedes in this process. */
+  brokerUrl: string | null;
+  /** The embedded broker's port and its account file (lot accounts are added with `npm run cloud:lot-credentials`). */
+  embedded: { host: string; port: number; accountsFile: string | null };
+  username: string;
+  password: string;
+  instanceId: string;
+  /** `$share/…` subscriptions so several instances split the up/ load (not on the embedded broker). */
+  sharedSubscription: boolean;
 }
 
 const Bool = z
@@ -74,6 +89,21 @@ export const EnvSchema = z.object({
   RATE_LIMIT_CAPACITY_PER_MINUTE: z.coerce.number().int().min(1).default(300),
   RATE_LIMIT_RESERVE_PER_LOT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
   SWEEPERS: Bool.default(true),
+  SYNC: Bool.default(true),
+  MQTT_URL: z
+    .string()
+    .regex(/^mqtts?:\/\/./, 'mqtt://host:port or mqtts://host:port')
+    .optional(),
+  MQTT_USERNAME: z.string().min(1).max(64).default('cloud'),
+  MQTT_PASSWORD: z.string().min(1).max(256).optional(),
+  MQTT_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/)
+    .optional(),
+  MQTT_SHARED_SUBSCRIPTION: Bool.optional(),
+  BROKER_HOST: z.string().min(1).default('127.0.0.1'),
+  /** 1884, so it does not collide with a system Mosquitto on 1883. */
+  BROKER_PORT: Port.default(1884),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -171,6 +201,31 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
       reservePerLotPerMinute: e.RATE_LIMIT_RESERVE_PER_LOT_PER_MINUTE,
     },
     sweepers: { enabled: e.SWEEPERS, holdExpiryEveryMs: 60_000, noShowEveryMs: 15 * 60_000 },
+    sync: e.SYNC
+      ? {
+          brokerUrl: e.MQTT_URL ?? null,
+          embedded: {
+            host: e.BROKER_HOST,
+            port: e.BROKER_PORT,
+            accountsFile: join(dataDir, 'broker-accounts'),
+          },
+          username: e.MQTT_USERNAME,
+          // The embedded broker's cloud account gets a generated password kept in DATA_DIR.
+          password:
+            e.MQTT_PASSWORD ??
+            (e.MQTT_URL === undefined
+              ? await persistedSecret(dataDir, 'broker-cloud-password', undefined, secret)
+              : ''),
+          instanceId:
+            e.MQTT_INSTANCE_ID ??
+            `cloud-${
+              hostname()
+                .replace(/[^A-Za-z0-9_-]/g, '')
+                .slice(0, 24) || 'x'
+            }-${process.pid}`,
+          sharedSubscription: e.MQTT_SHARED_SUBSCRIPTION ?? e.MQTT_URL !== undefined,
+        }
+      : null,
   };
 }
 
@@ -193,6 +248,7 @@ export function ephemeralConfig(overrides: Partial<CloudConfig> = {}): CloudConf
     signing: { keyId: 'test1', privatePem: generateSigningKey('test1').privatePem },
     rateLimits: { capacityPerUserPerMinute: 100_000, reservePerLotPerMinute: 100_000 },
     sweepers: { enabled: false, holdExpiryEveryMs: 60_000, noShowEveryMs: 15 * 60_000 },
+    sync: null,
     ...overrides,
   };
 }

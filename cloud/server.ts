@@ -19,7 +19,14 @@ const logger = createLogger({ level: config.logLevel, name: 'cloud' });
 const cloud = await createCloud(config, { logger });
 const address = await cloud.app.listen({ host: config.host, port: config.port });
 logger.info(
-  { address, database: config.database.kind, docs: `${config.publicUrl}/docs` },
+  {
+    address,
+    database: config.database.kind,
+    broker: cloud.sync
+      ? `${cloud.sync.brokerUrl}${cloud.sync.embedded ? ' (embedded aedes)' : ''}`
+      : 'sync off',
+    docs: `${config.publicUrl}/docs`,
+  },
   'parkedge cloud listening',
 );
 

@@ -20,7 +20,7 @@ import type { ConnectivityState } from '../protocol/mqtt.js';
 import type { Logger } from '../protocol/logger.js';
 import { cryptoRandom, seededRandom } from '../protocol/random.js';
 import { CloudApi, CloudApiError } from './cloud-api.js';
-import { type CloudSyncHandle, startDemoCloudSync } from './cloud-sync.js';
+import { type CloudSyncHandle, cloudSyncHandle } from './cloud-sync.js';
 import { LinkRelay, targetOf } from './link.js';
 import { DEMO_CLOUD_ACCOUNTS, DEMO_LOTS, type DemoLot } from './lots.js';
 import { DemoTraffic, type TrafficEvent, type TrafficOptions } from './traffic.js';
@@ -185,6 +185,12 @@ export async function startSystem(options: SystemOptions): Promise<DemoSystem> {
       LOG_LEVEL: (options.logLevel ?? 'info') as string,
       ADMIN_EMAIL: DEMO_CLOUD_ACCOUNTS.admin.email,
       ADMIN_PASSWORD: DEMO_CLOUD_ACCOUNTS.admin.password,
+      SYNC: 'true',
+      MQTT_URL: brokerUrl,
+      MQTT_USERNAME: cloudCreds.username,
+      MQTT_PASSWORD: cloudCreds.password,
+      MQTT_INSTANCE_ID: 'demo-cloud',
+      MQTT_SHARED_SUBSCRIPTION: brokerKind === 'external' ? 'true' : 'false',
     });
     const cloud = await createCloud(cloudConfig, { logger: logger.child({ component: 'cloud' }) });
     undo.push(() => cloud.close());
@@ -192,24 +198,13 @@ export async function startSystem(options: SystemOptions): Promise<DemoSystem> {
     const cloudUrl = `http://127.0.0.1:${cloudPort}`;
     progress(`cloud: API on ${cloudUrl}`);
 
-    // ---- cloud sync ----------------------------------------------------------------------------
-    let cloudSync: CloudSyncHandle | null = null;
-    try {
-      cloudSync = await startDemoCloudSync({
-        cloud,
-        mqtt: { url: brokerUrl, ...cloudCreds },
-        sharedSubscription: brokerKind === 'external',
-        logger: logger.child({ component: 'cloud-sync' }),
-      });
-    } catch (err) {
-      logger.error({ err }, 'cloud sync did not start');
-    }
-    if (cloudSync) {
-      undo.push(() => cloudSync!.stop());
-      progress('cloud: sync engine connected to the broker');
-    } else {
-      progress('cloud: sync engine NOT running — the lots will stay offline (see demo.log)');
-    }
+    // The cloud runs its own sync engine against the demo's broker (cloud/compose.ts).
+    const cloudSync = cloudSyncHandle(cloud, logger.child({ component: 'cloud-sync' }));
+    progress(
+      cloudSync
+        ? 'cloud: sync engine connected to the broker'
+        : 'cloud: sync engine NOT running — the lots will stay offline (see demo.log)',
+    );
 
     // ---- seed accounts and lots through the public API ----------------------------------------
     const admin = new CloudApi(cloudUrl);

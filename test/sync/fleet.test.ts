@@ -7,7 +7,7 @@ import { buildApp } from '../../cloud/app.js';
 import { ephemeralConfig } from '../../cloud/config.js';
 import { migrate } from '../../cloud/db/migrate.js';
 import { createMetrics } from '../../cloud/metrics.js';
-import { type FleetSync, fleetRoutes } from '../../cloud/routes/fleet.js';
+import type { FleetSync } from '../../cloud/routes/fleet.js';
 import type { CloudSync } from '../../cloud/sync/index.js';
 import { startCloudSyncForApp } from '../../cloud/sync/repo-adapter.js';
 import { lotBody, openTestDatabase } from '../../cloud/test/helpers.js';
@@ -22,6 +22,7 @@ t.test('fleet API: presence, commands and acknowledgements, access rules', async
   t.teardown(() => testDb.close());
   await migrate(testDb.db, logger);
   const clock = new LiveClock();
+  let sync: CloudSync | null = null;
   const app = await buildApp({
     config: ephemeralConfig(),
     logger,
@@ -29,9 +30,8 @@ t.test('fleet API: presence, commands and acknowledgements, access rules', async
     random: seededRandom(1),
     db: testDb.db,
     metrics: createMetrics({ defaultMetrics: false }),
+    fleet: (): FleetSync | null => sync,
   });
-  let sync: CloudSync | null = null;
-  await app.register(fleetRoutes, { sync: (): FleetSync | null => sync });
   await app.ready();
   t.teardown(() => app.close());
 
