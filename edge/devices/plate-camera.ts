@@ -1,7 +1,8 @@
 import { SerialPortStream } from '@serialport/stream';
 import type { Logger } from '../../protocol/logger.js';
 import { PlateFrameParser } from '../../protocol/devices.js';
-import { Backoff, type BackoffOptions, type Timers } from './timers.js';
+import { DeviceLink, Listeners } from './link.js';
+import type { BackoffOptions, Timers } from './timers.js';
 import type { DeviceHealth, PlateCameraDriver, PlateRead, Unsubscribe } from './types.js';
 
 /** A serialport binding: `@serialport/bindings-cpp` on a box, `@serialport/binding-mock` in the simulator. */
@@ -31,42 +32,40 @@ export class SerialPlateCamera implements PlateCameraDriver {
   readonly #opts: SerialPlateCameraOptions;
   readonly #logger: Logger;
   readonly #parser = new PlateFrameParser();
-  readonly #backoff: Backoff;
-  readonly #readListeners = new Set<(read: PlateRead) => void>();
-  readonly #healthListeners = new Set<(health: DeviceHealth, detail: string) => void>();
+  readonly #link: DeviceLink;
+  readonly #reads: Listeners<[PlateRead]>;
   #port: SerialPortStream | null = null;
-  #health: DeviceHealth = 'absent';
-  #retryTimer: ReturnType<Timers['setTimeout']> | null = null;
-  #started = false;
-  #stopped = false;
   #frames = 0;
   #rejected = 0;
 
   constructor(options: SerialPlateCameraOptions) {
     this.#opts = options;
     this.#logger = options.logger;
-    this.#backoff = new Backoff(options.backoff);
+    this.#reads = new Listeners(options.logger, 'plate read');
+    this.#link = new DeviceLink({
+      name: 'plate camera',
+      timers: options.timers,
+      logger: options.logger.child({ path: options.path }),
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      connect: () => this.#connect(),
+    });
   }
 
   /** Opens the port. Never rejects: a camera that is not there degrades the lane, it does not stop it. */
-  async start(): Promise<void> {
-    if (this.#started) return;
-    this.#started = true;
-    await this.#connect();
+  start(): Promise<void> {
+    return this.#link.start();
   }
 
   onRead(cb: (read: PlateRead) => void): Unsubscribe {
-    this.#readListeners.add(cb);
-    return () => this.#readListeners.delete(cb);
+    return this.#reads.add(cb);
   }
 
   health(): DeviceHealth {
-    return this.#health;
+    return this.#link.health();
   }
 
   onHealth(cb: (health: DeviceHealth, detail: string) => void): Unsubscribe {
-    this.#healthListeners.add(cb);
-    return () => this.#healthListeners.delete(cb);
+    return this.#link.onHealth(cb);
   }
 
   stats(): { frames: number; rejected: number } {
@@ -74,19 +73,15 @@ export class SerialPlateCamera implements PlateCameraDriver {
   }
 
   async close(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    if (this.#retryTimer !== null) this.#opts.timers.clearTimeout(this.#retryTimer);
-    this.#retryTimer = null;
+    if (!this.#link.stop()) return;
     const port = this.#port;
     this.#port = null;
     if (port?.isOpen) {
       await new Promise<void>((resolve) => port.close(() => resolve()));
     }
     port?.removeAllListeners();
-    this.#setHealth('absent', 'closed');
-    this.#readListeners.clear();
-    this.#healthListeners.clear();
+    this.#link.closed();
+    this.#reads.clear();
   }
 
   #connect(): Promise<void> {
@@ -96,7 +91,7 @@ export class SerialPlateCamera implements PlateCameraDriver {
       try {
         port = new SerialPortStream({ binding, path, baudRate, autoOpen: false });
       } catch (err) {
-        this.#lost(`cannot create port: ${errorMessage(err)}`);
+        this.#link.lost(`cannot create port: ${errorMessage(err)}`);
         resolve();
         return;
       }
@@ -108,37 +103,23 @@ export class SerialPlateCamera implements PlateCameraDriver {
         this.#port = null;
         port.removeAllListeners();
         port.on('error', () => {});
-        if (!this.#stopped) this.#lost(err ? `disconnected: ${err.message}` : 'port closed');
+        this.#link.lost(err ? `disconnected: ${err.message}` : 'port closed');
       });
       port.open((err) => {
         if (err) {
           port.removeAllListeners();
           port.on('error', () => {});
-          if (!this.#stopped) this.#lost(`open failed: ${err.message}`);
-        } else if (this.#stopped) {
+          this.#link.lost(`open failed: ${err.message}`);
+        } else if (this.#link.stopped) {
           port.close();
         } else {
           this.#port = port;
           this.#parser.reset();
-          this.#backoff.reset();
-          this.#setHealth('ok', `open ${path} @${baudRate}`);
+          this.#link.connected(`open ${path} @${baudRate}`);
         }
         resolve();
       });
     });
-  }
-
-  #lost(reason: string): void {
-    const delay = this.#backoff.next();
-    this.#logger.warn({ path: this.#opts.path, reason, retryInMs: delay }, 'plate camera lost');
-    this.#setHealth('lost', `${reason}; retry in ${delay} ms`);
-    if (this.#retryTimer !== null) this.#opts.timers.clearTimeout(this.#retryTimer);
-    this.#retryTimer = this.#opts.timers.setTimeout(() => {
-      this.#retryTimer = null;
-      if (this.#stopped) return;
-      this.#setHealth('retrying', `attempt ${this.#backoff.attempt}`);
-      void this.#connect();
-    }, delay);
   }
 
   #onData(chunk: Buffer): void {
@@ -157,24 +138,7 @@ export class SerialPlateCamera implements PlateCameraDriver {
         continue;
       }
       this.#frames++;
-      for (const listener of [...this.#readListeners]) {
-        try {
-          listener(read);
-        } catch (err) {
-          this.#logger.error({ err }, 'plate read listener threw');
-        }
-      }
-    }
-  }
-
-  #setHealth(health: DeviceHealth, detail: string): void {
-    this.#health = health;
-    for (const listener of [...this.#healthListeners]) {
-      try {
-        listener(health, detail);
-      } catch (err) {
-        this.#logger.error({ err }, 'camera health listener threw');
-      }
+      this.#reads.emit(read);
     }
   }
 }

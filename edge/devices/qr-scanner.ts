@@ -1,6 +1,7 @@
 import type { Logger } from '../../protocol/logger.js';
 import { HidKeyboardDecoder } from '../../protocol/devices.js';
-import { Backoff, type BackoffOptions, type Timers } from './timers.js';
+import { DeviceLink, Listeners } from './link.js';
+import type { BackoffOptions, TimerHandle, Timers } from './timers.js';
 import type { DeviceHealth, QrScannerDriver, Unsubscribe } from './types.js';
 
 /** The part of node-hid's `HID` / `HIDAsync` we use; the simulator's device has the same surface. */
@@ -37,41 +38,39 @@ export class HidQrScanner implements QrScannerDriver {
   readonly #opts: HidQrScannerOptions;
   readonly #logger: Logger;
   readonly #decoder = new HidKeyboardDecoder();
-  readonly #backoff: Backoff;
-  readonly #codeListeners = new Set<(text: string) => void>();
-  readonly #healthListeners = new Set<(health: DeviceHealth, detail: string) => void>();
+  readonly #link: DeviceLink;
+  readonly #codes: Listeners<[string]>;
   #device: HidDeviceLike | null = null;
-  #health: DeviceHealth = 'absent';
-  #retryTimer: ReturnType<Timers['setTimeout']> | null = null;
-  #idleTimer: ReturnType<Timers['setTimeout']> | null = null;
-  #started = false;
-  #stopped = false;
+  #idleTimer: TimerHandle | null = null;
 
   constructor(options: HidQrScannerOptions) {
     this.#opts = options;
     this.#logger = options.logger;
-    this.#backoff = new Backoff(options.backoff);
+    this.#codes = new Listeners(options.logger, 'qr code');
+    this.#link = new DeviceLink({
+      name: 'qr scanner',
+      timers: options.timers,
+      logger: options.logger,
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      connect: () => this.#connect(),
+    });
   }
 
   /** Opens the device. Never rejects: a missing scanner degrades the lane, it does not stop it. */
-  async start(): Promise<void> {
-    if (this.#started) return;
-    this.#started = true;
-    await this.#connect();
+  start(): Promise<void> {
+    return this.#link.start();
   }
 
   onCode(cb: (text: string) => void): Unsubscribe {
-    this.#codeListeners.add(cb);
-    return () => this.#codeListeners.delete(cb);
+    return this.#codes.add(cb);
   }
 
   health(): DeviceHealth {
-    return this.#health;
+    return this.#link.health();
   }
 
   onHealth(cb: (health: DeviceHealth, detail: string) => void): Unsubscribe {
-    this.#healthListeners.add(cb);
-    return () => this.#healthListeners.delete(cb);
+    return this.#link.onHealth(cb);
   }
 
   /** Decoder counters: codes read, reports rejected. */
@@ -80,16 +79,13 @@ export class HidQrScanner implements QrScannerDriver {
   }
 
   async close(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#clearTimer('retry');
-    this.#clearTimer('idle');
+    if (!this.#link.stop()) return;
+    this.#clearIdle();
     const device = this.#device;
     this.#device = null;
     if (device) await this.#release(device);
-    this.#setHealth('absent', 'closed');
-    this.#codeListeners.clear();
-    this.#healthListeners.clear();
+    this.#link.closed();
+    this.#codes.clear();
   }
 
   async #connect(): Promise<void> {
@@ -97,10 +93,10 @@ export class HidQrScanner implements QrScannerDriver {
     try {
       device = await this.#opts.open();
     } catch (err) {
-      if (!this.#stopped) this.#lost(`open failed: ${errorMessage(err)}`);
+      this.#link.lost(`open failed: ${errorMessage(err)}`);
       return;
     }
-    if (this.#stopped) {
+    if (this.#link.stopped) {
       await this.#release(device);
       return;
     }
@@ -114,15 +110,14 @@ export class HidQrScanner implements QrScannerDriver {
       this.#device = null;
       this.#decoder.reset();
       void this.#release(device);
-      if (!this.#stopped) this.#lost(`device error: ${err.message}`);
+      this.#link.lost(`device error: ${err.message}`);
     });
-    this.#backoff.reset();
-    this.#setHealth('ok', 'open');
+    this.#link.connected('open');
   }
 
   #onReport(report: Buffer): void {
     const codes = this.#decoder.push(report);
-    this.#clearTimer('idle');
+    this.#clearIdle();
     if (this.#decoder.pending() > 0) {
       const ms = this.#opts.interKeyTimeoutMs ?? 1000;
       this.#idleTimer = this.#opts.timers.setTimeout(() => {
@@ -131,15 +126,7 @@ export class HidQrScanner implements QrScannerDriver {
         this.#decoder.reset();
       }, ms);
     }
-    for (const code of codes) {
-      for (const listener of [...this.#codeListeners]) {
-        try {
-          listener(code);
-        } catch (err) {
-          this.#logger.error({ err }, 'qr code listener threw');
-        }
-      }
-    }
+    for (const code of codes) this.#codes.emit(code);
   }
 
   async #release(device: HidDeviceLike): Promise<void> {
@@ -154,35 +141,9 @@ export class HidQrScanner implements QrScannerDriver {
     }
   }
 
-  #lost(reason: string): void {
-    const delay = this.#backoff.next();
-    this.#logger.warn({ reason, retryInMs: delay }, 'qr scanner lost');
-    this.#setHealth('lost', `${reason}; retry in ${delay} ms`);
-    this.#clearTimer('retry');
-    this.#retryTimer = this.#opts.timers.setTimeout(() => {
-      this.#retryTimer = null;
-      if (this.#stopped) return;
-      this.#setHealth('retrying', `attempt ${this.#backoff.attempt}`);
-      void this.#connect();
-    }, delay);
-  }
-
-  #clearTimer(which: 'retry' | 'idle'): void {
-    const handle = which === 'retry' ? this.#retryTimer : this.#idleTimer;
-    if (handle !== null) this.#opts.timers.clearTimeout(handle);
-    if (which === 'retry') this.#retryTimer = null;
-    else this.#idleTimer = null;
-  }
-
-  #setHealth(health: DeviceHealth, detail: string): void {
-    this.#health = health;
-    for (const listener of [...this.#healthListeners]) {
-      try {
-        listener(health, detail);
-      } catch (err) {
-        this.#logger.error({ err }, 'qr health listener threw');
-      }
-    }
+  #clearIdle(): void {
+    if (this.#idleTimer !== null) this.#opts.timers.clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
   }
 }
 
