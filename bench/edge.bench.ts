@@ -7,12 +7,13 @@
  *    `npm run edge` runs it (tsx) and compiled (esbuild bundle on plain node). Budget < 150 MB.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSigningKey, signCredential } from '../protocol/credential.js';
 import { seededRandom } from '../protocol/random.js';
+import { buildEdge } from '../edge/build.js';
 import { type DecisionContext, decide, type GateCredential } from '../edge/lane/decision.js';
 import { timeFormatter } from '../edge/lane/messages.js';
 import { DEFAULT_LANE_TIMING, LaneStateMachine } from '../edge/lane/state-machine.js';
@@ -31,29 +32,20 @@ import {
 } from './edge-lot.js';
 
 const FOOTPRINT_CHILD = fileURLToPath(new URL('./edge-footprint.child.ts', import.meta.url));
-const MIGRATIONS = fileURLToPath(new URL('../edge/store/migrations/', import.meta.url));
 /** Inside the repo so the bundle's external packages resolve from node_modules. */
 const BUILD_ROOT = fileURLToPath(new URL('../node_modules/.cache/parkedge-bench/', import.meta.url));
 
 /**
- * The footprint child bundled with esbuild (tsx's own transpiler) into one ESM file that plain node
- * runs; packages stay external. The store finds its migrations next to the bundle.
+ * The footprint child bundled by the production build (edge/build.ts: same esbuild options, same
+ * run-time files beside the bundle), run on plain node as the container image runs dist/edge.mjs.
  */
 async function bundleFootprintChild(tag: string): Promise<string> {
-  const { build } = await import('esbuild');
-  const out = join(BUILD_ROOT, basename(tag));
-  await build({
-    entryPoints: [FOOTPRINT_CHILD],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outfile: join(out, 'edge-footprint.mjs'),
-    logLevel: 'warning',
+  const built = await buildEdge({
+    entry: FOOTPRINT_CHILD,
+    outDir: join(BUILD_ROOT, basename(tag)),
+    bundleName: 'edge-footprint.mjs',
   });
-  cpSync(MIGRATIONS, join(out, 'migrations'), { recursive: true });
-  return join(out, 'edge-footprint.mjs');
+  return built.file;
 }
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
@@ -219,13 +211,13 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const tsxBare = footprint(['--import', 'tsx', FOOTPRINT_CHILD, path, 'bare']);
     const underTsx = footprint(['--import', 'tsx', FOOTPRINT_CHILD, path]);
     const compiledChild = await bundleFootprintChild(dir);
-    const compiled = footprint([compiledChild, path]);
+    const compiled = footprint(['--enable-source-maps', compiledChild, path]);
     const notes = `${underTsx.spots} spots, 50k reservations, 200k past events, 2 simulated lanes, attendant server listening`;
     rows.push(
       valueRow('edge: footprint, compiled (esbuild bundle on node)', compiled.rssMb, 'MB', {
         budget: '< 150 MB',
         pass: compiled.rssMb < 150,
-        notes: `${notes}; how a container build would run it`,
+        notes: `${notes}; edge/build.ts bundle, as the container image runs dist/edge.mjs`,
       }),
       valueRow('edge: footprint, under tsx (npm run edge)', underTsx.rssMb, 'MB', {
         budget: '< 150 MB',

@@ -8,7 +8,7 @@ import type { Random } from '../protocol/random.js';
 import type { SimLaneControl } from '../hardware-sim/lane.js';
 import { seedAccounts } from './attendant/accounts.js';
 import { attendantPlugin } from './attendant/plugin.js';
-import { EdgeBus } from './bus.js';
+import { auditEntry, EdgeBus } from './bus.js';
 import type { EdgeConfig, LaneSettings } from './config.js';
 import { Connectivity } from './connectivity.js';
 import { closeLaneDevices, createLaneDevices } from './devices/factory.js';
@@ -232,8 +232,10 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
     if (hw.sim) sims.set(settings.id, hw.sim);
   }
 
-  store.onCommit(({ events, alarms }) => {
+  store.onCommit(({ events, alarms, acknowledged, audits }) => {
     for (const alarm of alarms) bus.emit({ type: 'alarm', alarm });
+    for (const alarm of acknowledged) bus.emit({ type: 'alarm_ack', alarm });
+    for (const audit of audits) bus.emit({ type: 'audit', ...auditEntry(audit) });
     if (events.length > 0) {
       bus.emit({ type: 'outbox', lastEventId: events.at(-1)!.eventId, depth: store.outboxDepth() });
       hooks.notifyEventsWritten?.();

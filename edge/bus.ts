@@ -1,7 +1,30 @@
 import type { ConnectivityState } from '../protocol/mqtt.js';
-import type { Unsubscribe } from './devices/types.js';
+import type { DeviceHealth, Unsubscribe } from './devices/types.js';
 import type { LaneState } from './lane/state-machine.js';
-import type { AlarmRecord } from './store/types.js';
+import type { AlarmRecord, AuditRecord } from './store/types.js';
+
+/** One audited attendant action as the attendant API shows it (`GET /api/audit`, SSE `audit`). */
+export interface AuditEntry {
+  id: number;
+  at: string;
+  attendant: string;
+  action: string;
+  reason: string | null;
+  target: string | null;
+  eventId: number | null;
+}
+
+export function auditEntry(a: AuditRecord): AuditEntry {
+  return {
+    id: a.id,
+    at: new Date(a.at).toISOString(),
+    attendant: a.attendant,
+    action: a.action,
+    reason: a.reason,
+    target: a.target,
+    eventId: a.eventId,
+  };
+}
 
 /** What the edge tells its own listeners (attendant event stream, sync client wake-ups, tests). */
 export type EdgeEvent =
@@ -28,6 +51,19 @@ export type EdgeEvent =
       at: string;
     }
   | { type: 'alarm'; alarm: AlarmRecord }
+  /** An alarm was acknowledged (by this or another console, or the cloud). */
+  | { type: 'alarm_ack'; alarm: AlarmRecord }
+  /** A lane device's reported health changed (camera/QR lost, retrying, back). */
+  | {
+      type: 'device';
+      laneId: string;
+      device: 'camera' | 'qr';
+      health: DeviceHealth;
+      detail: string;
+      at: string;
+    }
+  /** An attendant action was audited (committed). */
+  | ({ type: 'audit' } & AuditEntry)
   | { type: 'connectivity'; state: ConnectivityState; since: string }
   | { type: 'outbox'; lastEventId: number; depth: number };
 

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Id, LotConfigSchema, LotId } from '../protocol/domain.js';
 import { PublicKeySchema } from '../protocol/mqtt.js';
 import { LaneDeviceBindingSchema } from './devices/factory.js';
 import { DEFAULT_LANE_TIMING } from './lane/state-machine.js';
+import { DEFAULT_CONFIG_PATH } from './paths.js';
 
 /**
  * Edge configuration: a JSON or YAML file (`--config` / EDGE_CONFIG, default edge/lot.example.json)
@@ -14,7 +14,7 @@ import { DEFAULT_LANE_TIMING } from './lane/state-machine.js';
  * message naming the key (or the environment variable) and the rule.
  */
 
-export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('./lot.example.json', import.meta.url));
+export { DEFAULT_CONFIG_PATH };
 
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 

@@ -109,9 +109,25 @@ interface LocalClock {
   at(epochMs: number): { day: string; minutes: number };
 }
 
+/**
+ * Formatters by zone. Building an Intl.DateTimeFormat costs tens of microseconds, more than a
+ * whole price; a formatter is immutable, so one per zone is shared (bounded: zone names are few).
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 function localClock(timeZone: string): LocalClock {
+  let fmt = formatters.get(timeZone);
+  if (fmt === undefined) {
+    fmt = newFormatter(timeZone);
+    if (formatters.size >= 1000) formatters.clear();
+    formatters.set(timeZone, fmt);
+  }
+  return clockOf(fmt);
+}
+
+function newFormatter(timeZone: string): Intl.DateTimeFormat {
   // Parts, not a formatted string, so the result does not depend on the locale's layout.
-  const fmt = new Intl.DateTimeFormat('en-US', {
+  return new Intl.DateTimeFormat('en-US', {
     timeZone,
     year: 'numeric',
     month: '2-digit',
@@ -120,6 +136,9 @@ function localClock(timeZone: string): LocalClock {
     minute: '2-digit',
     hourCycle: 'h23',
   });
+}
+
+function clockOf(fmt: Intl.DateTimeFormat): LocalClock {
   return {
     at(epochMs: number) {
       let y = '';

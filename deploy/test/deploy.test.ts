@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
@@ -19,6 +19,7 @@ import {
   topicMatchesFilter,
 } from '../../protocol/acl.js';
 import { DOWN_CHANNELS, MAX_PAYLOAD_BYTES, UP_CHANNELS } from '../../protocol/mqtt.js';
+import { DEFAULT_BUNDLE_NAME, DEFAULT_OUT_DIR } from '../../edge/build.js';
 import { renderMosquittoConf } from '../../test/support/mosquitto.js';
 
 /**
@@ -97,10 +98,7 @@ t.test('container files point at what exists', async (t) => {
   const pkg = JSON.parse(readFileSync(join(repoDir, 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
   };
-  for (const [file, script] of [
-    ['edge.Dockerfile', 'edge'],
-    ['cloud.Dockerfile', 'cloud'],
-  ] as const) {
+  for (const file of ['edge.Dockerfile', 'cloud.Dockerfile']) {
     const text = read(file);
     t.match(
       text,
@@ -108,13 +106,41 @@ t.test('container files point at what exists', async (t) => {
       `${file}: Node 20 bookworm-slim`,
     );
     t.match(text, /^HEALTHCHECK /m, `${file}: HEALTHCHECK`);
-    t.match(text, /npm ci --omit=dev/, `${file}: production dependencies only (tsx is one)`);
-    const entry = /CMD \["node", "--import", "tsx", "([^"]+)"\]/.exec(text)?.[1];
-    t.equal(`tsx ${entry}`, pkg.scripts[script], `${file} starts what npm run ${script} starts`);
+    t.match(text, /npm ci --omit=dev/, `${file}: production dependencies only at run time`);
     for (const m of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm))
       for (const src of m[1]!.split(/\s+/)) t.ok(existsSync(join(repoDir, src)), `${file}: ${src} exists`);
     t.ok(existsSync(join(deployDir, `${file}.dockerignore`)), `${file}.dockerignore`);
   }
+  const cloudEntry = /CMD \["node", "--import", "tsx", "([^"]+)"\]/.exec(read('cloud.Dockerfile'))?.[1];
+  t.equal(`tsx ${cloudEntry}`, pkg.scripts.cloud, 'cloud.Dockerfile starts what npm run cloud starts');
+
+  // The edge runs compiled: built by edge/build.ts in a build stage, started with plain node.
+  const edge = read('edge.Dockerfile');
+  const stages = edge.split(/^FROM /m).slice(1);
+  const runtime = stages.at(-1)!;
+  const build = stages.find((s) => /\bAS build\b/.test(s.split('\n')[0]!));
+  t.ok(build, 'a build stage');
+  const buildRun = /^RUN node --import tsx (edge\/build\.ts)(?: --out (\S+))?$/m.exec(build ?? '');
+  t.ok(buildRun && existsSync(join(repoDir, buildRun[1]!)), 'the build stage runs edge/build.ts');
+  const outDir = buildRun?.[2] ?? 'dist';
+  t.match(
+    runtime,
+    new RegExp(`^COPY --from=build /app/${outDir} \\./${outDir}$`, 'm'),
+    'the bundle is copied',
+  );
+  t.match(runtime, /^COPY --from=deps \/app\/node_modules \.\/node_modules$/m, 'beside production packages');
+  const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(runtime)?.[1] ?? 'null') as string[] | null;
+  t.same(cmd, ['node', '--enable-source-maps', `${outDir}/${DEFAULT_BUNDLE_NAME}`], 'starts the bundle');
+  t.notMatch(runtime, /tsx/, 'tsx is not on the runtime path');
+  t.notMatch(runtime, /^COPY (edge|protocol|hardware-sim) /m, 'no TypeScript sources in the image');
+  t.equal(
+    relative(repoDir, DEFAULT_OUT_DIR),
+    'dist',
+    'npm run build:edge writes where .gitignore and the image expect',
+  );
+  if (pkg.scripts['build:edge'] !== undefined)
+    t.equal(pkg.scripts['build:edge'], 'tsx edge/build.ts', 'npm run build:edge');
+  t.match(readFileSync(join(repoDir, '.gitignore'), 'utf8'), /^\/?dist\/$/m, 'dist/ is not committed');
   t.match(read('cloud.Dockerfile'), /^USER node$/m, 'the cloud never runs as root');
   t.match(read('edge.Dockerfile'), /libudev-dev/, 'node-hid builds against libudev');
   for (const script of ['edge-entrypoint.sh', 'mosquitto/create-lot-credentials.sh']) {

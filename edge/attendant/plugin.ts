@@ -9,7 +9,7 @@ import {
 import type { Clock } from '../../protocol/clock.js';
 import type { Logger } from '../../protocol/logger.js';
 import { currencyMinorDigits, type Money, money } from '../../protocol/money.js';
-import type { EdgeBus, EdgeEvent } from '../bus.js';
+import { auditEntry, type EdgeBus, type EdgeEvent } from '../bus.js';
 import type { Connectivity } from '../connectivity.js';
 import type { ExitPlan } from '../lane/decision.js';
 import type { Lane } from '../lane/lane.js';
@@ -90,12 +90,10 @@ export const attendantPlugin: FastifyPluginAsyncZod<{ edge: AttendantContext }> 
     }
     const status = (error as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) log.error({ err: error, url: request.url }, 'attendant API error');
-    return reply
-      .code(status)
-      .send({
-        error: status >= 500 ? 'internal' : 'error',
-        message: status >= 500 ? 'internal error' : error.message,
-      });
+    return reply.code(status).send({
+      error: status >= 500 ? 'internal' : 'error',
+      message: status >= 500 ? 'internal error' : error.message,
+    });
   });
 
   const sessionView = (s: VehicleSession) => {
@@ -144,6 +142,8 @@ export const attendantPlugin: FastifyPluginAsyncZod<{ edge: AttendantContext }> 
     return reply.code(401).send({ error: 'unauthorized', message: 'log in first' });
   };
   const who = (request: FastifyRequest): Attendant => users.get(request)!;
+  /** The lot's id and display name (the name follows config updates from the cloud). */
+  const lot = () => ({ lotId: edge.lotId, lotName: edge.store.config().lot.name });
 
   // ---- open endpoints --------------------------------------------------------------------
 
@@ -189,6 +189,7 @@ export const attendantPlugin: FastifyPluginAsyncZod<{ edge: AttendantContext }> 
         expiresAt: iso(expiresAtMs),
         username: account.username,
         displayName: account.displayName,
+        ...lot(),
       };
     },
   );
@@ -199,7 +200,10 @@ export const attendantPlugin: FastifyPluginAsyncZod<{ edge: AttendantContext }> 
     const api = scope.withTypeProvider<ZodTypeProvider>();
     api.addHook('onRequest', authenticate);
 
-    api.get('/api/me', { schema: { response: { 200: S.MeReply } } }, async (request) => who(request));
+    api.get('/api/me', { schema: { response: { 200: S.MeReply } } }, async (request) => ({
+      ...who(request),
+      ...lot(),
+    }));
 
     api.get('/api/lanes', { schema: { response: { 200: S.LanesReply } } }, async () => ({
       lanes: edge.lanes().map((l) => l.status()),
@@ -419,21 +423,13 @@ export const attendantPlugin: FastifyPluginAsyncZod<{ edge: AttendantContext }> 
       '/api/audit',
       { schema: { querystring: S.AuditQuery, response: { 200: S.AuditReply } } },
       async (request) => ({
-        entries: edge.store.recentAudit(request.query.limit).map((a) => ({
-          id: a.id,
-          at: iso(a.at),
-          attendant: a.attendant,
-          action: a.action,
-          reason: a.reason,
-          target: a.target,
-          eventId: a.eventId,
-        })),
+        entries: edge.store.recentAudit(request.query.limit).map(auditEntry),
       }),
     );
 
     /**
-     * Server-sent events: `hello` (lanes + connectivity now), then `lane`, `read`, `passage`,
-     * `alarm`, `connectivity` and `outbox` as they happen. EventSource cannot set headers, so the
+     * Server-sent events: `hello` (lot, lanes + connectivity now), then `lane`, `read`, `passage`,
+     * `alarm`, `alarm_ack`, `device`, `audit`, `connectivity` and `outbox` as they happen. EventSource cannot set headers, so the
      * token may come as ?token=.
      */
     api.get('/api/events', async (request, reply) => {
@@ -452,13 +448,13 @@ export const attendantPlugin: FastifyPluginAsyncZod<{ edge: AttendantContext }> 
       };
       res.write('retry: 2000\n\n');
       send('hello', {
-        lotId: edge.lotId,
+        ...lot(),
         lanes: edge.lanes().map((l) => l.status()),
         connectivity: { state: edge.connectivity.state, since: iso(edge.connectivity.sinceMs) },
         outboxDepth: edge.store.outboxDepth(),
       });
       const off = edge.bus.on((e: EdgeEvent) => {
-        if (e.type === 'alarm') send('alarm', alarmView(e.alarm));
+        if (e.type === 'alarm' || e.type === 'alarm_ack') send(e.type, alarmView(e.alarm));
         else send(e.type, e);
       });
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), edge.keepAliveMs ?? 15_000);

@@ -17,9 +17,17 @@ export const LoginReply = z.object({
   expiresAt: Iso,
   username: z.string(),
   displayName: z.string(),
+  lotId: z.string(),
+  /** The lot's display name (UI header). */
+  lotName: z.string(),
 });
 
-export const MeReply = z.object({ username: z.string(), displayName: z.string() });
+export const MeReply = z.object({
+  username: z.string(),
+  displayName: z.string(),
+  lotId: z.string(),
+  lotName: z.string(),
+});
 
 export const LaneStatusSchema = z.object({
   id: z.string(),

@@ -417,6 +417,47 @@ export function overflowPlan(
   };
 }
 
+/**
+ * A manual open on an entry lane: the attendant admits the vehicle, so it is recorded like a
+ * drive-up (driveup pool, drive-up fee at exit) with credential 'attendant', even when the driveup
+ * pool is full. `plate` is what the lane last read for it, if anything; a session still open under
+ * that plate is superseded, as for a drive-up admitted under soft anti-passback.
+ */
+export function manualEntryPlan(view: StoreView, plate: string | null): EntryPlan {
+  const normalized = plate === null ? null : normalizePlate(plate);
+  const stale = normalized === null ? undefined : view.insideByPlate(normalized);
+  return {
+    sessionKind: 'driveup',
+    reservationId: null,
+    plate: normalized,
+    credential: 'attendant',
+    pool: 'driveup',
+    spotId: null,
+    spotLabel: null,
+    reservationStartMs: null,
+    reservationEndMs: null,
+    overflowReservationId: null,
+    softPassbackViolation: false,
+    supersedesSessionId: stale?.id ?? null,
+  };
+}
+
+/**
+ * A manual open on an exit lane: the session inside under the plate the lane last read (matched as
+ * at the gate: exact, or one unique confusable away), priced as at the gate; null when there is none.
+ */
+export function manualExitPlan(
+  ctx: DecisionContext,
+  view: StoreView,
+  read: { plate: string; confidence: number } | null,
+  nowMs: number,
+): ExitPlan | null {
+  if (read === null) return null;
+  const match = matchPlate(read, (p) => view.insideByPlate(p), ctx.lot.policy.plateMinConfidence);
+  if (match.kind !== 'exact' && match.kind !== 'fuzzy') return null;
+  return exitCharge(ctx, view, match.value, nowMs);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exit
 

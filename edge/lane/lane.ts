@@ -2,6 +2,7 @@ import type { Clock } from '../../protocol/clock.js';
 import type { Reservation, VehicleType } from '../../protocol/domain.js';
 import type { Logger } from '../../protocol/logger.js';
 import type { Money } from '../../protocol/money.js';
+import { normalizePlate } from '../../protocol/plates.js';
 import type { Random } from '../../protocol/random.js';
 import type { EdgeBus } from '../bus.js';
 import type { Connectivity } from '../connectivity.js';
@@ -17,6 +18,8 @@ import {
   type EntryPlan,
   type ExitPlan,
   type GateCredential,
+  manualEntryPlan,
+  manualExitPlan,
   overflowPlan,
 } from './decision.js';
 import { messages } from './messages.js';
@@ -109,6 +112,7 @@ export interface LaneStatus {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const samePlate = (a: string, b: string) => (normalizePlate(a) ?? a) === (normalizePlate(b) ?? b);
 
 export class Lane {
   readonly config: LaneConfig;
@@ -121,13 +125,26 @@ export class Lane {
   #timer: TimerHandle | null = null;
   #subs: Unsubscribe[] = [];
   #since: number;
-  #lastRead: { plate: string; confidence: number; at: number } | null = null;
+  /**
+   * The camera's last read. `decidedIn`: the cycle (correlation id) that decided on this plate;
+   * `used`: that cycle recorded its passage, so the read belongs to a vehicle that has gone through
+   * and a manual open must not attribute it to the next one.
+   */
+  #lastRead: {
+    plate: string;
+    confidence: number;
+    at: number;
+    decidedIn: string | null;
+    used: boolean;
+  } | null = null;
   /** Per cycle: denials already recorded (camera repeats must not flood the outbox) and the session. */
   #cycleId: string | null = null;
   #deniedInCycle = new Set<string>();
   #sessionInCycle: string | null = null;
   #started = false;
   #deviceLost = new Set<'camera' | 'qr'>();
+  /** Last health announced on the bus per device, so only changes are pushed. */
+  #deviceHealthSeen = new Map<'camera' | 'qr', DeviceHealth>();
 
   constructor(config: LaneConfig, devices: LaneDevices, env: GateEnvironment) {
     this.config = config;
@@ -163,6 +180,7 @@ export class Lane {
       d.barrier.onLimits((l) => this.#feed({ type: 'limits', open: l.open, closed: l.closed })),
     );
     if (d.camera) {
+      this.#deviceHealthSeen.set('camera', d.camera.health());
       this.#subs.push(
         d.camera.onRead((read) => {
           if (read.laneId !== this.config.id) {
@@ -170,7 +188,16 @@ export class Lane {
             return;
           }
           const at = this.#env.clock.now();
-          this.#lastRead = { plate: read.plate, confidence: read.confidence, at };
+          const previous = this.#lastRead;
+          const same = previous !== null && samePlate(previous.plate, read.plate);
+          this.#lastRead = {
+            plate: read.plate,
+            confidence: read.confidence,
+            at,
+            // A repeat read of the same plate keeps what is known about it.
+            decidedIn: same ? previous.decidedIn : null,
+            used: same ? previous.used : false,
+          };
           this.#env.bus.emit({
             type: 'read',
             laneId: this.config.id,
@@ -187,6 +214,7 @@ export class Lane {
       );
     }
     if (d.qr) {
+      this.#deviceHealthSeen.set('qr', d.qr.health());
       this.#subs.push(
         d.qr.onCode((text) => this.#feed({ type: 'credential', credential: { kind: 'qr', text } })),
         d.qr.onHealth((h, detail) => this.#deviceHealth('qr', h, detail)),
@@ -225,7 +253,11 @@ export class Lane {
       state: snap.state,
       since: iso(this.#since),
       correlationId: snap.correlationId,
-      lastRead: this.#lastRead && { ...this.#lastRead, at: iso(this.#lastRead.at) },
+      lastRead: this.#lastRead && {
+        plate: this.#lastRead.plate,
+        confidence: this.#lastRead.confidence,
+        at: iso(this.#lastRead.at),
+      },
       display: d.display.current(),
       arm: d.barrier.commanded(),
       limits: d.barrier.limits(),
@@ -234,7 +266,11 @@ export class Lane {
     };
   }
 
-  /** Attendant or cloud command: record (audited) and open. */
+  /**
+   * Attendant or cloud command: open, and record it (audited). What the vehicle's passage records is
+   * decided now: on an entry lane an attendant session (drive-up pool, plate = the lane's last read
+   * for this vehicle, if any); on an exit lane the exit of the session of that plate, if one is inside.
+   */
   manualOpen(m: { attendant: string; reason: string; commandId: string | null }): {
     ok: boolean;
     detail: string;
@@ -244,17 +280,61 @@ export class Lane {
     if (before === 'OPENING' || before === 'OPEN' || before === 'PASSING' || before === 'PASSED') {
       return { ok: true, detail: 'lane already open' };
     }
+    const nowMs = this.#env.clock.now();
+    const read = this.#manualRead(nowMs);
+    const passage = this.#manualPassage(read, nowMs);
+    this.#feed({ type: 'manual_open', passage });
+    const correlationId = this.#sm.snapshot().correlationId;
+    // The read now belongs to this cycle: once its passage is recorded it is not reused.
+    if (passage !== null && read !== null && this.#lastRead !== null)
+      this.#lastRead.decidedIn = correlationId;
     this.#env.store.recordManualOpen({
-      atMs: this.#env.clock.now(),
+      atMs: nowMs,
       laneId: this.config.id,
       attendant: m.attendant,
       reason: m.reason,
-      correlationId: this.#sm.snapshot().correlationId,
+      correlationId,
       commandId: m.commandId,
     });
-    this.#log.info({ attendant: m.attendant, reason: m.reason, commandId: m.commandId }, 'manual open');
-    this.#feed({ type: 'manual_open' });
+    this.#log.info(
+      {
+        correlationId,
+        attendant: m.attendant,
+        reason: m.reason,
+        commandId: m.commandId,
+        plate: passage?.plan.plate ?? null,
+        sessionId: passage?.direction === 'exit' ? passage.plan.sessionId : undefined,
+      },
+      'manual open',
+    );
     return { ok: true, detail: 'opened' };
+  }
+
+  /** The plate read for the vehicle now at the barrier: fresh (credential hold) or decided in this cycle. */
+  #manualRead(nowMs: number): { plate: string; confidence: number } | null {
+    const read = this.#lastRead;
+    if (read === null || read.used) return null;
+    const cycle = this.#sm.snapshot().correlationId;
+    const fresh = nowMs - read.at <= this.config.timing.credentialHoldMs;
+    const thisVehicle = cycle !== null && read.decidedIn === cycle;
+    return fresh || thisVehicle ? { plate: read.plate, confidence: read.confidence } : null;
+  }
+
+  #manualPassage(read: { plate: string; confidence: number } | null, nowMs: number): LanePassage | null {
+    const env = this.#env;
+    try {
+      if (this.config.direction === 'entry') {
+        return { direction: 'entry', plan: manualEntryPlan(env.store, read?.plate ?? null) };
+      }
+      const plan = manualExitPlan(env.decisionContext(this.config), env.store, read, nowMs);
+      if (plan === null) return null;
+      // No online charge on a manual open (the arm must not wait): paid in cash, or owed.
+      const settlement: Settlement = plan.due !== null ? 'owed' : plan.charge !== null ? 'cash' : 'none';
+      return { direction: 'exit', plan, settlement, owed: plan.due };
+    } catch (e) {
+      this.#log.error({ err: e }, 'manual open: could not prepare the passage record');
+      return null;
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -362,6 +442,13 @@ export class Lane {
 
   #decide(decisionId: string, correlationId: string, credential: GateCredential): void {
     const env = this.#env;
+    if (
+      credential.kind !== 'qr' &&
+      this.#lastRead !== null &&
+      samePlate(this.#lastRead.plate, credential.plate)
+    ) {
+      this.#lastRead.decidedIn = correlationId;
+    }
     const started = process.hrtime.bigint();
     let decision: Decision;
     try {
@@ -524,6 +611,7 @@ export class Lane {
   #recordPassage(correlationId: string, passage: LanePassage): void {
     const env = this.#env;
     const atMs = env.clock.now();
+    if (this.#lastRead?.decidedIn === correlationId) this.#lastRead.used = true;
     if (passage.direction === 'entry') {
       const p = passage.plan;
       const sessionId = env.random.id(16);
@@ -663,6 +751,17 @@ export class Lane {
   }
 
   #deviceHealth(device: 'camera' | 'qr', health: DeviceHealth, detail: string): void {
+    if (this.#deviceHealthSeen.get(device) !== health) {
+      this.#deviceHealthSeen.set(device, health);
+      this.#env.bus.emit({
+        type: 'device',
+        laneId: this.config.id,
+        device,
+        health,
+        detail: detail.slice(0, 200),
+        at: iso(this.#env.clock.now()),
+      });
+    }
     // Only edges count: lost once, restored once (a device that was never lost is not "restored").
     if (health === 'lost') {
       if (this.#deviceLost.has(device)) return;

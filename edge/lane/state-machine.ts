@@ -64,8 +64,12 @@ export type LaneInput<P> =
   | { type: 'limits'; open: boolean; closed: boolean }
   | { type: 'credential'; credential: GateCredential }
   | { type: 'verdict'; decisionId: string; verdict: Verdict<P> }
-  /** Attendant or cloud command; the shell records the manual_open event itself. */
-  | { type: 'manual_open' }
+  /**
+   * Attendant or cloud command; the shell records the manual_open event itself. `passage`: what to
+   * record when a vehicle crosses (the attendant's entry, or the exit of the session the lane last
+   * read); absent or null: the barrier opens and nothing is recorded at passage.
+   */
+  | { type: 'manual_open'; passage?: P | null }
   | { type: 'tick' };
 
 export type LaneCommand<P> =
@@ -213,7 +217,7 @@ export class LaneStateMachine<P> {
         this.#onVerdict(input.decisionId, input.verdict);
         break;
       case 'manual_open':
-        this.#onManualOpen();
+        this.#onManualOpen(input.passage ?? null);
         break;
       case 'tick':
         this.#onTick();
@@ -458,26 +462,33 @@ export class LaneStateMachine<P> {
     }
   }
 
-  #onManualOpen(): void {
+  #onManualOpen(passage: P | null): void {
     switch (this.#state) {
       case 'IDLE':
         this.#startCycle('manual open', false);
-        this.#display(messages.manualOpen());
-        this.#open('manual open');
         break;
       case 'IDENTIFYING':
       case 'REFUSED':
+        // A decision still pending is superseded: its verdict will come back as a late one.
         this.#cycle!.pending = null;
-        this.#display(messages.manualOpen());
-        this.#open('manual open');
         break;
       case 'CLOSING':
-        this.#display(messages.manualOpen());
-        this.#open('manual open');
+        // The arm is going down after a passage: opening for someone else is a cycle of its own,
+        // so each cycle records at most one passage.
+        if (passage !== null && this.#cycle!.recorded) {
+          this.#lastCycleKeys = new Set(this.#cycle!.consumed.keys());
+          this.#cycle = null;
+          this.#startCycle('manual open', false);
+        }
         break;
       default:
-        break; // already open
+        return; // already open
     }
+    const c = this.#cycle!;
+    // The attendant's decision replaces any admission of this cycle that was not used.
+    if (passage !== null || !c.recorded) c.passage = passage;
+    this.#display(messages.manualOpen());
+    this.#open('manual open');
   }
 
   #onTick(): void {

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
+import { MIGRATIONS_DIR } from '../paths.js';
 
 /** Numbered SQL files, `NNN_name.sql`, applied in order at open; each in its own transaction. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+export { MIGRATIONS_DIR };
 
 export interface Migration {
   version: number;

@@ -60,6 +60,10 @@ export interface ApplyResult {
 export interface CommitNotice {
   events: GateEvent[];
   alarms: AlarmRecord[];
+  /** Alarms acknowledged in the transaction. */
+  acknowledged: AlarmRecord[];
+  /** Attendant actions audited in the transaction (login, manual open, cash, passback reset, alarm ack). */
+  audits: AuditRecord[];
 }
 
 export interface EntryRecord {
@@ -444,6 +448,8 @@ export class EdgeStore implements StoreView {
   #listeners = new Set<(notice: CommitNotice) => void>();
   #pendingEvents: GateEvent[] = [];
   #pendingAlarms: AlarmRecord[] = [];
+  #pendingAudits: AuditRecord[] = [];
+  #pendingAcks: AlarmRecord[] = [];
   readonly #tx: <T>(fn: () => T) => T;
   // Prepared statements: every hot read and every write.
   readonly #q: Statements;
@@ -496,20 +502,27 @@ export class EdgeStore implements StoreView {
 
   /** One write transaction; buffered events/alarms are announced only after it commits. */
   #write<T>(fn: () => T): T {
-    this.#pendingEvents = [];
-    this.#pendingAlarms = [];
+    this.#resetPending();
     let result: T;
     try {
       result = this.#tx(fn);
     } catch (e) {
-      this.#pendingEvents = [];
-      this.#pendingAlarms = [];
+      this.#resetPending();
       throw e;
     }
-    const notice = { events: this.#pendingEvents, alarms: this.#pendingAlarms };
-    this.#pendingEvents = [];
-    this.#pendingAlarms = [];
-    if (notice.events.length > 0 || notice.alarms.length > 0) {
+    const notice: CommitNotice = {
+      events: this.#pendingEvents,
+      alarms: this.#pendingAlarms,
+      acknowledged: this.#pendingAcks,
+      audits: this.#pendingAudits,
+    };
+    this.#resetPending();
+    if (
+      notice.events.length > 0 ||
+      notice.alarms.length > 0 ||
+      notice.acknowledged.length > 0 ||
+      notice.audits.length > 0
+    ) {
       for (const l of this.#listeners) {
         try {
           l(notice);
@@ -519,6 +532,13 @@ export class EdgeStore implements StoreView {
       }
     }
     return result;
+  }
+
+  #resetPending(): void {
+    this.#pendingEvents = [];
+    this.#pendingAlarms = [];
+    this.#pendingAudits = [];
+    this.#pendingAcks = [];
   }
 
   /** Inside a transaction: the next gapless event id, the row, and the buffered notice. */
@@ -559,7 +579,25 @@ export class EdgeStore implements StoreView {
     detail: Record<string, unknown>,
     eventId: number | null,
   ): void {
-    this.#q.insertAudit.run(atMs, attendant, action, reason, target, JSON.stringify(detail), eventId);
+    const { lastInsertRowid } = this.#q.insertAudit.run(
+      atMs,
+      attendant,
+      action,
+      reason,
+      target,
+      JSON.stringify(detail),
+      eventId,
+    );
+    this.#pendingAudits.push({
+      id: Number(lastInsertRowid),
+      at: atMs,
+      attendant,
+      action,
+      reason,
+      target,
+      detail,
+      eventId,
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -964,7 +1002,9 @@ export class EdgeStore implements StoreView {
       const row = this.#q.ackAlarm.get(a.atMs, a.attendant, a.note, a.alarmId);
       if (!row) return null;
       this.#audit(a.atMs, a.attendant, 'alarm_ack', a.note, String(a.alarmId), { kind: row.kind }, null);
-      return toAlarm(row);
+      const acked = toAlarm(row);
+      this.#pendingAcks.push(acked);
+      return acked;
     });
   }
 
@@ -976,7 +1016,9 @@ export class EdgeStore implements StoreView {
     reason?: string | null;
     target?: string | null;
   }): void {
-    this.#q.insertAudit.run(a.atMs, a.attendant, a.action, a.reason ?? null, a.target ?? null, '{}', null);
+    this.#write(() =>
+      this.#audit(a.atMs, a.attendant, a.action, a.reason ?? null, a.target ?? null, {}, null),
+    );
   }
 
   /** A reservation learnt outside the change stream (an online overflow grant); the stream's copy wins later. */

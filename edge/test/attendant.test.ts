@@ -4,7 +4,10 @@ import { change, HOUR, MIN, reservation, type SimEdge, simEdge, T0 } from './sup
 
 async function login(s: SimEdge, username = 'alice', password = 'correct horse') {
   const res = await s.inject({ method: 'POST', url: '/api/login', payload: { username, password } });
-  return { status: res.statusCode, body: res.json() as { token: string; expiresAt: string } };
+  return {
+    status: res.statusCode,
+    body: res.json() as { token: string; expiresAt: string; lotId: string; lotName: string },
+  };
 }
 
 function api(s: SimEdge, token: string) {
@@ -42,8 +45,22 @@ t.test('login: bad credentials refused and audited; good ones give a token', asy
   const good = await login(s);
   t.equal(good.status, 200);
   t.equal(good.body.expiresAt, new Date(T0 + 12 * HOUR).toISOString(), 'expiry from the injected clock');
+  t.match(good.body, { lotId: 'lot-test', lotName: 'Test Lot' }, 'the lot for the UI header');
   const { get } = api(s, good.body.token);
-  t.match((await get('/api/me')).body, { username: 'alice', displayName: 'Alice' });
+  t.same((await get('/api/me')).body, {
+    username: 'alice',
+    displayName: 'Alice',
+    lotId: 'lot-test',
+    lotName: 'Test Lot',
+  });
+  // The name follows a config update from the cloud.
+  const cfg = s.edge.store.config();
+  s.edge.syncPort.setConfig({
+    version: 1,
+    lot: { ...cfg.lot, name: 'Riverside' },
+    publicKeys: cfg.publicKeys,
+  });
+  t.match((await get('/api/me')).body, { lotId: 'lot-test', lotName: 'Riverside' });
   t.equal((await s.inject({ method: 'GET', url: '/api/lanes' })).statusCode, 401, 'no token');
   t.equal((await api(s, `${good.body.token}x`).get('/api/lanes')).status, 401, 'tampered token');
   await s.run(12 * HOUR + 1000);
@@ -293,7 +310,7 @@ t.test('event stream: hello, then lane changes, passages and connectivity', asyn
   await s.settle(s.run(10));
   req.destroy();
   const text = received.join('');
-  t.match(text, /event: hello\ndata: \{"lotId":"lot-test"/);
+  t.match(text, /event: hello\ndata: \{"lotId":"lot-test","lotName":"Test Lot"/);
   t.match(text, /event: lane\ndata: \{"type":"lane","laneId":"in-1","state":"IDENTIFYING"/);
   t.match(text, /event: read\ndata: .*"plate":"SSE001"/);
   t.match(text, /event: passage\ndata: .*"direction":"entry".*"reservationId":"r1"/);
@@ -301,3 +318,126 @@ t.test('event stream: hello, then lane changes, passages and connectivity', asyn
   const unauth = await s.inject({ method: 'GET', url: '/api/events' });
   t.equal(unauth.statusCode, 401);
 });
+
+/** An SSE client over a real socket: parsed events as they arrive. */
+async function openStream(s: SimEdge, token: string) {
+  const address = await s.settle(s.edge.http.listen({ host: '127.0.0.1', port: 0 }));
+  const events: Array<{ event: string; data: Record<string, unknown> }> = [];
+  let buffer = '';
+  const req = httpRequest(`${address}/api/events?token=${token}`);
+  const ready = new Promise<void>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.+)$/m.exec(frame)?.[1];
+          const data = /^data: (.+)$/m.exec(frame)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
+          end = buffer.indexOf('\n\n');
+        }
+        resolve();
+      });
+    });
+    req.on('error', reject);
+  });
+  req.end();
+  await s.settle(ready);
+  /** Lets real socket I/O through (fake timers stay put) until `count` events of `type` arrived. */
+  const waitFor = async (type: string, count = 1) => {
+    for (let i = 0; i < 200; i++) {
+      if (events.filter((e) => e.event === type).length >= count) break;
+      await s.settle(new Promise((r) => setImmediate(r)));
+    }
+    return events.filter((e) => e.event === type).map((e) => e.data);
+  };
+  return { events, waitFor, close: () => req.destroy() };
+}
+
+t.test(
+  'event stream: device health, audited attendant actions and acknowledgements are pushed',
+  async (t) => {
+    const s = await simEdge({
+      config: { attendant: { port: 0, accounts: [{ username: 'alice', password: 'correct horse' }] } },
+    });
+    t.teardown(s.close);
+    const token = (await login(s)).body.token;
+    const { post } = api(s, token);
+    const stream = await openStream(s, token);
+    t.teardown(stream.close);
+    t.match((await stream.waitFor('hello'))[0], { lotId: 'lot-test', lotName: 'Test Lot' });
+
+    // The entry lane's camera is unplugged, retried, then back.
+    await s.entry.disconnectCamera();
+    await s.run(100);
+    const lost = await stream.waitFor('device');
+    t.match(lost[0], {
+      type: 'device',
+      laneId: 'in-1',
+      device: 'camera',
+      health: 'lost',
+      detail: /retry in \d+ ms/,
+    });
+    t.match(await stream.waitFor('alarm'), [{ kind: 'device_fault', laneId: 'in-1' }]);
+    await s.run(600);
+    t.match((await stream.waitFor('device', 2))[1], { device: 'camera', health: 'retrying' });
+    s.entry.reconnectCamera();
+    await s.run(5000);
+    const health = await stream.waitFor('device', 4);
+    t.match(health.at(-1), { laneId: 'in-1', device: 'camera', health: 'ok' });
+    t.equal(s.edge.lanes.get('in-1')!.status().devices.camera, 'ok', 'the push agrees with GET /api/lanes');
+    for (let i = 1; i < health.length; i++) t.not(health[i]!.health, health[i - 1]!.health, 'only changes');
+    s.entry.disconnectQr();
+    await s.run(10);
+    t.match((await stream.waitFor('device', health.length + 1)).at(-1), {
+      laneId: 'in-1',
+      device: 'qr',
+      health: 'lost',
+    });
+
+    // Audited actions: a failed login, a manual open, cash, a passback reset, an alarm acknowledged.
+    t.equal((await login(s, 'mallory', 'not-a-password')).status, 401);
+    t.match((await stream.waitFor('audit'))[0], {
+      type: 'audit',
+      attendant: 'mallory',
+      action: 'login_failed',
+      reason: null,
+    });
+    await post('/api/lanes/out-1/open', { reason: 'driver lost the ticket' });
+    void s.entry.vehicleArrives('AUD001', { misread: false });
+    await s.run(400 + 4000 + 1200);
+    void s.entry.driveThrough();
+    await s.run(3000);
+    const sessionId = s.edge.store.insideByPlate('AUD001')!.id;
+    await post(`/api/sessions/${sessionId}/cash`, {});
+    await post('/api/passback/r-9/reset', { reason: 'left while the exit was broken' });
+    const alarmId = s.edge.store.alarms({ openOnly: true, limit: 1 })[0]!.id;
+    await post(`/api/alarms/${alarmId}/ack`, { note: 'camera cable fixed' });
+    const audits = await stream.waitFor('audit', 5);
+    t.match(await stream.waitFor('alarm_ack'), [
+      {
+        id: alarmId,
+        kind: 'device_fault',
+        ackedBy: 'alice',
+        ackNote: 'camera cable fixed',
+        ackedAt: /^\d{4}-/,
+      },
+    ]);
+    t.match(audits, [
+      { action: 'login_failed' },
+      { action: 'manual_open', attendant: 'alice', reason: 'driver lost the ticket', target: 'out-1' },
+      { action: 'cash_payment', attendant: 'alice', target: sessionId },
+      { action: 'passback_reset', reason: 'left while the exit was broken', target: 'r-9' },
+      { action: 'alarm_ack', reason: 'camera cable fixed', target: String(alarmId), eventId: null },
+    ]);
+    // Each pushed entry is the one GET /api/audit lists.
+    const listed = (await api(s, token).get('/api/audit?limit=5')).body.entries as unknown[];
+    t.same(
+      audits.map(({ type: _type, ...entry }) => entry),
+      listed.reverse(),
+    );
+  },
+);

@@ -433,3 +433,207 @@ t.test('a camera that disconnects degrades the lane to QR and raises a device al
   );
   checkInvariants(t, s);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Manual opens: what the vehicle's passage records
+
+const ATTENDANT = { attendant: 'alice', reason: 'driver at the intercom', commandId: null };
+
+t.test(
+  'manual open at the entry: an attendant session (drive-up pool, even when full) found by plate at exit',
+  async (t) => {
+    const s = await simEdge({ lot: testLot({ driveup: 1 }) });
+    t.teardown(s.close);
+    const entry = s.edge.lanes.get('in-1')!;
+    // The one drive-up spot is taken.
+    await arrive(s, s.entry, 'DU0001');
+    await s.run(4000 + OPEN_MS);
+    await driveThrough(s, s.entry);
+    t.equal(s.edge.store.occupancy().pools.driveup.full, true);
+
+    // The next car is refused (full); the driver talks to the attendant for a while.
+    await arrive(s, s.entry, 'MO1000');
+    await s.run(4000);
+    t.equal(entry.state, 'REFUSED');
+    await s.run(20_000);
+    t.same(entry.manualOpen(ATTENDANT), { ok: true, detail: 'opened' });
+    t.equal(entry.state, 'OPENING');
+    t.same(s.entry.display.current(), ['Opened by attendant']);
+    t.same(kinds(s), ['entry', 'denied', 'manual_open'], 'nothing recorded before the passage');
+    t.equal(s.edge.store.insideByPlate('MO1000'), undefined);
+    await s.run(OPEN_MS);
+    await driveThrough(s, s.entry);
+    t.equal(entry.state, 'IDLE');
+
+    const events = s.events();
+    t.same(kinds(s), ['entry', 'denied', 'manual_open', 'entry']);
+    const [manual, admitted] = [events[2]!, events[3]!];
+    t.match(admitted, {
+      kind: 'entry',
+      laneId: 'in-1',
+      credential: 'attendant',
+      plate: 'MO1000',
+      reservationId: null,
+      pool: 'driveup',
+      spotId: null,
+    });
+    t.equal(admitted.correlationId, manual.correlationId, 'the manual open and the entry share a cycle');
+    const session = s.edge.store.insideByPlate('MO1000')!;
+    t.match(session, { kind: 'driveup', credential: 'attendant', pool: 'driveup', entryLaneId: 'in-1' });
+    t.equal(admitted.kind === 'entry' && admitted.sessionId, session.id, 'event and session in one write');
+    t.match(s.edge.store.occupancy().pools.driveup, { total: 1, inside: 2, free: 0, full: true });
+
+    // At the exit the camera finds it by plate; the fee is a drive-up's (50 min: 4 quarters of €4/h).
+    await s.run(50 * MIN);
+    await arrive(s, s.exit, 'MO1000');
+    await s.run(50);
+    t.equal(s.edge.lanes.get('out-1')!.state, 'OPENING', 'no attendant needed at the exit');
+    t.same(s.exit.display.current(), ['Goodbye — €4.00 to pay', 'We will send you the bill']);
+    await s.run(OPEN_MS);
+    await driveThrough(s, s.exit);
+    t.match(s.events().slice(4), [
+      { kind: 'exit', sessionId: session.id, plate: 'MO1000', settlement: 'owed', charge: { amount: 400 } },
+      { kind: 'unable_to_collect', sessionId: session.id, amount: { amount: 400 } },
+    ]);
+    t.equal(s.edge.store.insideByPlate('MO1000'), undefined);
+    checkInvariants(t, s);
+  },
+);
+
+t.test("manual open at the entry: no plate read, and never the previous car's plate", async (t) => {
+  const s = await simEdge();
+  t.teardown(s.close);
+  book(s, 1, { id: 'r1', plate: 'PV1000', startMs: T0, endMs: T0 + 2 * HOUR });
+  const entry = s.edge.lanes.get('in-1')!;
+  await arrive(s, s.entry, 'PV1000');
+  await s.run(OPEN_MS);
+  await driveThrough(s, s.entry);
+  // Right behind it, within the credential hold time of that read: a car the camera cannot read.
+  await arrive(s, s.entry, null);
+  t.equal(entry.state, 'IDENTIFYING');
+  t.equal(entry.status().lastRead?.plate, 'PV1000', 'the last read is the car that went in');
+  entry.manualOpen(ATTENDANT);
+  await s.run(OPEN_MS);
+  await driveThrough(s, s.entry);
+  t.same(kinds(s), ['entry', 'manual_open', 'entry']);
+  t.match(s.events()[2], { kind: 'entry', credential: 'attendant', plate: null, pool: 'driveup' });
+  t.match(s.edge.store.insideByReservation('r1'), { plate: 'PV1000', exitedAt: null }, 'booking untouched');
+  t.equal(s.edge.store.sessionsInside().length, 2);
+  t.equal(s.edge.store.driveupInside(), 1, 'counted in the driveup pool');
+
+  // Opened with nobody passing: nothing recorded, the pool is not charged.
+  await s.run(30_000);
+  entry.manualOpen(ATTENDANT);
+  await s.run(OPEN_MS + 8000 + CLOSE_MS);
+  t.equal(entry.state, 'IDLE');
+  t.same(kinds(s), ['entry', 'manual_open', 'entry', 'manual_open']);
+  t.equal(s.edge.store.driveupInside(), 1);
+  checkInvariants(t, s);
+});
+
+t.test('manual open at the entry right after a passage: a cycle of its own', async (t) => {
+  const s = await simEdge();
+  t.teardown(s.close);
+  book(s, 1, { id: 'r1', plate: 'CY1000', startMs: T0, endMs: T0 + 2 * HOUR });
+  const entry = s.edge.lanes.get('in-1')!;
+  await arrive(s, s.entry, 'CY1000');
+  await s.run(OPEN_MS);
+  void s.entry.driveThrough();
+  await s.run(PASS_MS);
+  t.equal(entry.state, 'CLOSING');
+  entry.manualOpen(ATTENDANT);
+  t.equal(entry.state, 'OPENING', 'the arm goes back up');
+  await s.run(OPEN_MS);
+  await driveThrough(s, s.entry);
+  const events = s.events();
+  t.same(kinds(s), ['entry', 'manual_open', 'entry']);
+  t.match(events[2], { credential: 'attendant', plate: null });
+  t.not(events[2]!.correlationId, events[0]!.correlationId, 'a new cycle');
+  t.equal(events[2]!.correlationId, events[1]!.correlationId);
+  checkInvariants(t, s);
+});
+
+t.test('manual open at the exit: closes the session of the plate read, settled as owed', async (t) => {
+  const s = await simEdge();
+  t.teardown(s.close);
+  const exit = s.edge.lanes.get('out-1')!;
+  await arrive(s, s.entry, 'EXM100');
+  await s.run(4000 + OPEN_MS);
+  await driveThrough(s, s.entry);
+  const session = s.edge.store.insideByPlate('EXM100')!;
+  await s.run(50 * MIN);
+
+  // Online, but the charge does not answer: the attendant opens meanwhile.
+  let charges = 0;
+  s.edge.setOnlineHooks({
+    chargeOnline: () => {
+      charges++;
+      return new Promise(() => {});
+    },
+  });
+  s.edge.syncPort.setConnectivity('online', Date.now());
+  await arrive(s, s.exit, 'EXM100');
+  t.equal(exit.state, 'IDENTIFYING', 'waiting for the charge');
+  t.equal(charges, 1);
+  t.same(exit.manualOpen(ATTENDANT), { ok: true, detail: 'opened' });
+  await s.run(OPEN_MS);
+  await driveThrough(s, s.exit);
+  await s.run(10_000); // the charge times out: its late verdict records nothing more
+  t.same(kinds(s), ['entry', 'manual_open', 'exit', 'unable_to_collect']);
+  t.match(s.events()[2], {
+    kind: 'exit',
+    laneId: 'out-1',
+    sessionId: session.id,
+    plate: 'EXM100',
+    charge: { amount: 400, currency: 'EUR' },
+    settlement: 'owed',
+  });
+  t.equal(s.events()[2]!.correlationId, s.events()[1]!.correlationId);
+  t.match(s.events()[3], { kind: 'unable_to_collect', plate: 'EXM100', amount: { amount: 400 } });
+  t.equal(s.edge.store.sessionsInside().length, 0);
+
+  // Paid in cash at the booth, then let out by hand: settled in cash.
+  s.edge.syncPort.setConnectivity('offline', Date.now());
+  await s.run(30_000);
+  await arrive(s, s.entry, 'EXM200');
+  await s.run(4000 + OPEN_MS);
+  await driveThrough(s, s.entry);
+  const second = s.edge.store.insideByPlate('EXM200')!;
+  await s.run(20 * MIN);
+  s.edge.store.recordCashPayment({
+    atMs: Date.now(),
+    sessionId: second.id,
+    amount: { amount: 200, currency: 'EUR' },
+    attendant: 'alice',
+  });
+  void s.exit.vehicleArrives('EXM200', { readBeforeLoop: true, misread: false });
+  await s.run(100); // read on approach, before the arming loop: the lane is still idle
+  t.equal(exit.state, 'IDLE');
+  exit.manualOpen(ATTENDANT);
+  await s.run(OPEN_MS);
+  await driveThrough(s, s.exit);
+  t.match(s.events().at(-1), {
+    kind: 'exit',
+    sessionId: second.id,
+    charge: { amount: 200 },
+    settlement: 'cash',
+  });
+  checkInvariants(t, s);
+});
+
+t.test('manual open at the exit with no plate read: only the manual_open event', async (t) => {
+  const s = await simEdge();
+  t.teardown(s.close);
+  const exit = s.edge.lanes.get('out-1')!;
+  await arrive(s, s.entry, 'NOP100');
+  await s.run(4000 + OPEN_MS);
+  await driveThrough(s, s.entry);
+  await s.run(30 * MIN);
+  await arrive(s, s.exit, null);
+  exit.manualOpen(ATTENDANT);
+  await s.run(OPEN_MS);
+  await driveThrough(s, s.exit);
+  t.same(kinds(s), ['entry', 'manual_open']);
+  t.ok(s.edge.store.insideByPlate('NOP100'), 'the session stays open');
+  checkInvariants(t, s);
+});

@@ -182,6 +182,63 @@ t.test('barrier fault: no open limit in time; without limit switches travel time
   t.notOk(r2.commands.some((c) => c.type === 'alarm'));
 });
 
+t.test('manual open with a passage: recorded when the vehicle crosses, once per cycle', async (t) => {
+  const m = machine();
+  // From idle: a cycle of its own, recorded at passage.
+  let r = m.step({ type: 'manual_open', passage: { n: 1 } });
+  t.equal(r.state, 'OPENING');
+  t.match(r.commands, [{ type: 'display' }, { type: 'display' }, { type: 'raise' }]);
+  const first = m.sm.snapshot().correlationId;
+  t.ok(first);
+  m.step({ type: 'limits', open: true, closed: false });
+  m.step({ type: 'safety', occupied: true });
+  r = m.step({ type: 'safety', occupied: false });
+  t.match(r.commands, [{ type: 'record_passage', correlationId: first, passage: { n: 1 } }]);
+  t.equal(r.state, 'CLOSING');
+
+  // Reopened while closing for the next vehicle: a new cycle, which records its own passage.
+  r = m.step({ type: 'manual_open', passage: { n: 2 } });
+  t.same(
+    r.transitions.map((x) => x.to),
+    ['IDENTIFYING', 'OPENING'],
+  );
+  const second = m.sm.snapshot().correlationId;
+  t.not(second, first);
+  m.step({ type: 'safety', occupied: true });
+  r = m.step({ type: 'safety', occupied: false });
+  t.match(r.commands, [{ type: 'record_passage', correlationId: second, passage: { n: 2 } }]);
+  // Reopened without a passage: the same cycle, nothing recorded again.
+  m.step({ type: 'manual_open' });
+  t.equal(m.sm.snapshot().correlationId, second);
+  m.step({ type: 'safety', occupied: true });
+  m.step({ type: 'safety', occupied: false });
+  t.equal(m.log.filter((c) => c.type === 'record_passage').length, 2);
+
+  // While a decision is pending: the attendant's passage wins, the late admission is abandoned.
+  const p = machine();
+  p.step({ type: 'arming', occupied: true });
+  const d = decideOf(p.step({ type: 'credential', credential: { kind: 'qr', text: 'q' } }))!;
+  p.step({ type: 'manual_open', passage: { n: 3 } });
+  r = p.step({
+    type: 'verdict',
+    decisionId: d.decisionId,
+    verdict: { kind: 'admit', display: [], passage: { n: 4 } },
+  });
+  t.match(r.commands, [{ type: 'abandon', passage: { n: 4 }, why: 'late_verdict' }]);
+  p.step({ type: 'limits', open: true, closed: false });
+  p.step({ type: 'safety', occupied: true });
+  r = p.step({ type: 'safety', occupied: false });
+  t.match(r.commands, [{ type: 'record_passage', passage: { n: 3 } }]);
+
+  // Backed out after a manual open: nothing recorded.
+  const b = machine();
+  b.step({ type: 'manual_open', passage: { n: 5 } });
+  b.step({ type: 'limits', open: true, closed: false });
+  r = b.tick(DEFAULT_LANE_TIMING.backoutMs);
+  t.match(r.commands, [{ type: 'abandon', passage: { n: 5 }, why: 'backed_out' }]);
+  t.notOk(b.log.some((c) => c.type === 'record_passage'));
+});
+
 t.test(
   'property: never lower while the safety loop is occupied, never raise unasked, one record per cycle',
   async (t) => {
@@ -205,7 +262,7 @@ t.test(
         kind: fc.constantFrom('admit', 'refuse', 'wait'),
         stale: fc.boolean(),
       }),
-      fc.record({ type: fc.constant('manual_open' as const) }),
+      fc.record({ type: fc.constant('manual_open' as const), withPassage: fc.boolean() }),
       fc.record({ type: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 40_000 }) }),
     );
     fc.assert(
@@ -215,6 +272,7 @@ t.test(
         let lastDecision: string | null = null;
         let passageN = 0;
         const recorded = new Set<number>();
+        const recordedCycles = new Set<string>();
         for (const i of inputs) {
           let r: StepResult<P>;
           if (i.type === 'tick') r = m.tick(i.ms);
@@ -227,6 +285,8 @@ t.test(
                   ? { kind: 'refuse' as const, display: [] }
                   : { kind: 'wait' as const, display: [], driveupPlate: 'AA1' };
             r = m.step({ type: 'verdict', decisionId: id, verdict }, 10);
+          } else if (i.type === 'manual_open') {
+            r = m.step({ type: 'manual_open', passage: i.withPassage ? { n: ++passageN } : null }, 10);
           } else {
             if (i.type === 'safety') safety = i.occupied;
             r = m.step(i as LaneInput<P>, 10);
@@ -235,8 +295,9 @@ t.test(
             if (c.type === 'lower' && safety) return false;
             if (c.type === 'decide') lastDecision = c.decisionId;
             if (c.type === 'record_passage') {
-              if (recorded.has(c.passage.n)) return false;
+              if (recorded.has(c.passage.n) || recordedCycles.has(c.correlationId)) return false;
               recorded.add(c.passage.n);
+              recordedCycles.add(c.correlationId);
             }
           }
           const raised = r.commands.some((c) => c.type === 'raise');

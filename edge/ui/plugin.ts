@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
+import { UI_ROOT } from '../paths.js';
 
 /**
  * The attendant web UI: static files (plain ES modules + one stylesheet, no build step) served at `/`
@@ -14,11 +14,11 @@ import type { FastifyPluginAsync } from 'fastify';
  * The plugin is encapsulated: its headers apply to its own files only.
  */
 export interface UiPluginOptions {
-  /** Folder with the assets (default: `public/` next to this file). */
+  /** Folder with the assets (default: `public/` next to this file, or next to the bundle). */
   root?: string;
 }
 
-export const UI_ROOT = join(dirname(fileURLToPath(import.meta.url)), 'public');
+export { UI_ROOT };
 
 /**
  * Same-origin only: scripts, styles, the event stream and API calls. `data:` images cover the inline
