@@ -119,6 +119,8 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
     await page.keyboard.press('Enter');
     await laneCard.waitFor();
     t.pass('logged in; the lanes are shown');
+    await page.locator('#lot-name', { hasText: lot.edge.store.config().lot.name }).waitFor();
+    t.pass('the header names the lot (lotName)');
     await page.locator('#link-banner[data-state="online"]').waitFor();
     t.match(
       await page.locator('#link-text').textContent(),
@@ -162,6 +164,28 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
     await page.getByRole('tab', { name: 'Live' }).click();
     // Nobody drives through: the lane closes again by itself.
     t.ok(await entry.waitForArm('down', 20_000), 'the unused opening closes again');
+
+    // ---- pushed device health and audit entries -------------------------------------------------
+    await entry.disconnectCamera();
+    await laneCard.locator('.device[data-health="lost"]', { hasText: 'camera' }).waitFor();
+    t.pass('a lost camera shows on the lane card by server push');
+    entry.reconnectCamera();
+    await laneCard.locator('.device[data-health="ok"]', { hasText: 'camera' }).waitFor();
+    t.pass('and its return');
+    // Acknowledged elsewhere (another console): this page's alarm badge follows by server push.
+    await page.locator('#alarm-count', { hasText: '1' }).waitFor();
+    for (const a of lot.edge.store.alarms({ openOnly: true, limit: 10 }))
+      lot.edge.store.acknowledgeAlarm({ atMs: Date.now(), alarmId: a.id, attendant: 'other', note: null });
+    await page.locator('#alarm-count').waitFor({ state: 'hidden' });
+    t.pass('an acknowledgement from another console clears the badge');
+    const failed = await fetch(`${lot.uiUrl.replace(/\/$/, '')}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'intruder', password: 'guessing-1' }),
+    });
+    t.equal(failed.status, 401);
+    await page.locator('#feed li[data-kind="audit"]', { hasText: /intruder.*login failed/ }).waitFor();
+    t.pass("another console's failed login reaches the feed by server push");
 
     // ---- cut the link: offline banner ----------------------------------------------------------
     lot.link.set(false);
