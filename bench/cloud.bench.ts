@@ -3,22 +3,34 @@
  * clients on one lot of 1,000 spots, against a one-row insert transaction with the same clients
  * and pool; and capacity-check latency under load, against the same server's /health.
  * Real PostgreSQL when DATABASE_URL is set (an isolated schema, dropped afterwards), PGlite otherwise.
+ *
+ * On PostgreSQL every cloud instance runs in a child process of its own (bench/cloud-server.child.ts)
+ * and the HTTP load comes from a worker thread of this process, so neither the clients nor the
+ * baseline share an event loop with a server. Reserve is measured on one instance, and again on
+ * INSTANCES instances sharing the database and the same total pool (the design runs several cloud
+ * instances behind a load balancer; each client keeps to one instance), each run on a fresh lot.
  */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { buildApp } from '../cloud/app.js';
-import { ephemeralConfig } from '../cloud/config.js';
+import { buildApp, type CloudApp } from '../cloud/app.js';
+import { type CloudConfig, ephemeralConfig } from '../cloud/config.js';
 import { migrate } from '../cloud/db/migrate.js';
-import { createMetrics } from '../cloud/metrics.js';
-import { bitmapMismatches, lotBody, openTestDatabase } from '../cloud/test/helpers.js';
+import { type CloudMetrics, createMetrics } from '../cloud/metrics.js';
+import { bitmapMismatches, DATABASE_URL, lotBody, openTestDatabase } from '../cloud/test/helpers.js';
 import { systemClock } from '../protocol/clock.js';
 import { silentLogger } from '../protocol/logger.js';
 import { seededRandom } from '../protocol/random.js';
-import { type BenchContext, type BenchRow, type Measurement, toRow } from './harness.js';
+import { type BenchContext, type BenchRow, type Measurement, skippedRow, toRow } from './harness.js';
 
 const CLIENTS = 64;
 const SPOTS = 1000;
+/** Database connections in total, split evenly between the instances. */
 const POOL = 16;
+/** Cloud instances for the scaled-out reserve row (one per core of the 2-vCPU dev VM). */
+const INSTANCES = 2;
 const SLOT = 15 * 60_000;
+const SERVER_CHILD = fileURLToPath(new URL('./cloud-server.child.ts', import.meta.url));
 
 function summarise(name: string, samplesMs: number[], wallMs: number): Measurement {
   const sorted = [...samplesMs].sort((a, b) => a - b);
@@ -64,9 +76,10 @@ async function closedLoop(clients: number, total: number, op: (i: number) => Pro
 const LOAD_WORKER = `
 const { parentPort, workerData: w } = require('node:worker_threads');
 const http = require('node:http');
-const agent = new http.Agent({ keepAlive: true, maxSockets: w.clients });
-const url = new URL(w.base);
-function call(method, path, body) {
+// One keep-alive agent per instance; client loop k keeps to instance k mod n, as behind a sticky balancer.
+const targets = w.bases.map((base) => ({ url: new URL(base), agent: new http.Agent({ keepAlive: true, maxSockets: w.clients }) }));
+function call(k, method, path, body) {
+  const { url, agent } = targets[k % targets.length];
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const headers = { authorization: 'Bearer ' + w.token };
@@ -91,25 +104,28 @@ const windowFor = () => {
   return { start: new Date(start).toISOString(), end: new Date(start + 8 * 900000).toISOString() };
 };
 const ops = {
-  async reserve(i) {
-    const r = await call('POST', '/v1/reservations',
+  async reserve(i, k) {
+    const r = await call(k, 'POST', '/v1/reservations',
       { lotId: w.lotId, vehicleType: 'car', plate: w.platePrefix + i, ...windowFor() });
-    if (r.status !== 201) return false;
+    if (r.status !== 201) {
+      if (r.status !== 409) throw new Error('reserve ' + r.status + ': ' + JSON.stringify(r.body));
+      return false;
+    }
     const u = r.body.paymentUrl;
-    const pay = await call('POST', '/v1/sandbox/pay', { checkout: u.slice(u.lastIndexOf('/') + 1) });
-    const done = await call('POST', '/v1/reservations/' + r.body.id + '/complete', { paymentToken: pay.body.paymentToken });
+    const pay = await call(k, 'POST', '/v1/sandbox/pay', { checkout: u.slice(u.lastIndexOf('/') + 1) });
+    const done = await call(k, 'POST', '/v1/reservations/' + r.body.id + '/complete', { paymentToken: pay.body.paymentToken });
     if (done.status !== 200) throw new Error('complete: ' + JSON.stringify(done.body));
     return true;
   },
-  async capacity() {
+  async capacity(i, k) {
     const x = windowFor();
-    const r = await call('GET', '/v1/lots/' + w.lotId + '/capacity?vehicleType=car&start=' +
+    const r = await call(k, 'GET', '/v1/lots/' + w.lotId + '/capacity?vehicleType=car&start=' +
       encodeURIComponent(x.start) + '&end=' + encodeURIComponent(x.end));
     if (r.status !== 200) throw new Error('capacity ' + r.status);
     return true;
   },
-  async health() {
-    const r = await call('GET', '/health');
+  async health(i, k) {
+    const r = await call(k, 'GET', '/health');
     if (r.status !== 200) throw new Error('health ' + r.status);
     return true;
   },
@@ -120,22 +136,23 @@ const ops = {
   let next = 0;
   let refused = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: w.clients }, async () => {
+  await Promise.all(Array.from({ length: w.clients }, async (_, k) => {
     for (;;) {
       const i = next++;
       if (i >= w.total) return;
       const s = performance.now();
-      if (!(await op(i))) refused++;
+      if (!(await op(i, k))) refused++;
       samples.push(performance.now() - s);
     }
   }));
   parentPort.postMessage({ samples, wallMs: performance.now() - t0, refused });
-  agent.destroy();
+  for (const t of targets) t.agent.destroy();
 })().catch((e) => parentPort.postMessage({ error: String((e && e.stack) || e) }));
 `;
 
 interface LoadSpec {
-  base: string;
+  /** One per instance. */
+  bases: string[];
   token: string;
   lotId: string;
   op: 'reserve' | 'capacity' | 'health';
@@ -160,17 +177,121 @@ function httpLoad(spec: LoadSpec): Promise<LoadResult> {
   });
 }
 
+/** Cloud instances serving the bench: child processes on PostgreSQL, this process's app on PGlite. */
+interface Instances {
+  bases: string[];
+  /** Exclusion-constraint refusals the instances counted (must stay 0). */
+  constraintViolations(): Promise<number>;
+  close(): Promise<void>;
+}
+
+function request<T>(child: ChildProcess, message: object, reply: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => done(new Error(`cloud instance: no ${reply} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onMessage = (m: { type: string; message?: string }) => {
+      if (m.type === reply) done(null, m as T);
+      else if (m.type === 'error') done(new Error(`cloud instance: ${m.message}`));
+    };
+    const onExit = (code: number | null) => done(new Error(`cloud instance exited (${code})`));
+    function done(err: Error | null, value?: T) {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(value as T);
+    }
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send(message);
+  });
+}
+
+async function startChildren(
+  n: number,
+  config: CloudConfig,
+  db: { url: string; searchPath: string; poolSize: number },
+): Promise<Instances> {
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
+            c.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            c.send({ type: 'close' });
+          }),
+      ),
+    );
+  };
+  try {
+    const bases = await Promise.all(
+      Array.from({ length: n }, async () => {
+        const child = fork(SERVER_CHILD, [], {
+          execArgv: ['--import', 'tsx'],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
+        children.push(child);
+        const m = await request<{ url: string }>(
+          child,
+          { type: 'start', config, url: db.url, poolSize: db.poolSize, searchPath: db.searchPath },
+          'listening',
+          120_000,
+        );
+        return m.url;
+      }),
+    );
+    return {
+      bases,
+      async constraintViolations() {
+        const stats = await Promise.all(
+          children.map((c) =>
+            request<{ constraintViolations: number }>(c, { type: 'stats' }, 'stats', 10_000),
+          ),
+        );
+        return stats.reduce((sum, x) => sum + x.constraintViolations, 0);
+      },
+      close: stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function inProcess(app: CloudApp, metrics: CloudMetrics): Promise<Instances> {
+  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    bases: [base],
+    async constraintViolations() {
+      return (await metrics.constraintViolations.get()).values.reduce((n, v) => n + v.value, 0);
+    },
+    // The app is closed by whoever built it.
+    close: async () => {},
+  };
+}
+
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const logger = silentLogger();
   const test = await openTestDatabase(logger, POOL);
   const kind = test.kind === 'postgres' ? 'PostgreSQL' : 'PGlite';
   ctx.log(`cloud: ${kind}${test.kind === 'pglite' ? ' (set DATABASE_URL for the real server)' : ''}`);
   const metrics = createMetrics({ defaultMetrics: false });
+  // One configuration (secrets included) for every instance: a token, a checkout or a payment
+  // token issued by one is honoured by all.
   const config = ephemeralConfig({
     rateLimits: { capacityPerUserPerMinute: 10_000_000, reservePerLotPerMinute: 10_000_000 },
   });
   try {
     await migrate(test.db, logger);
+    // This process's app creates the user and the lots (and serves, on PGlite).
     const app = await buildApp({
       config,
       logger,
@@ -179,7 +300,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       db: test.db,
       metrics,
     });
-    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    let running: Instances | null = null;
     try {
       const admin = await app.users.create({
         email: 'bench@example.com',
@@ -188,19 +309,38 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       });
       if (!admin.ok) throw new Error(admin.error.message);
       const token = (await app.issueTokens(admin.value)).accessToken;
-      const lot = await app.inject({
-        method: 'POST',
-        url: '/v1/lots',
-        headers: { authorization: `Bearer ${token}` },
-        payload: lotBody({ id: 'bench', policy: { ...lotBody().policy, holdMinutes: 120 } }, SPOTS),
-      });
-      if (lot.statusCode !== 201) throw new Error(`lot: ${lot.body}`);
+      for (const id of ['bench', 'bench2']) {
+        const lot = await app.inject({
+          method: 'POST',
+          url: '/v1/lots',
+          headers: { authorization: `Bearer ${token}` },
+          payload: lotBody({ id, policy: { ...lotBody().policy, holdMinutes: 120 } }, SPOTS),
+        });
+        if (lot.statusCode !== 201) throw new Error(`lot: ${lot.body}`);
+      }
       const firstSlot = Math.ceil(Date.now() / SLOT) + 4;
-      const load = (op: LoadSpec['op'], clients: number, total: number, platePrefix: string) =>
+      const start = async (n: number): Promise<Instances> => {
+        if (test.kind !== 'postgres' || DATABASE_URL === undefined || test.schema === null) {
+          return inProcess(app, metrics);
+        }
+        return startChildren(n, config, {
+          url: DATABASE_URL,
+          searchPath: `${test.schema},public`,
+          poolSize: Math.max(1, Math.floor(POOL / n)),
+        });
+      };
+      const load = (
+        on: Instances,
+        op: LoadSpec['op'],
+        lotId: string,
+        clients: number,
+        total: number,
+        platePrefix: string,
+      ) =>
         httpLoad({
-          base,
+          bases: on.bases,
           token,
-          lotId: 'bench',
+          lotId,
           op,
           clients,
           total,
@@ -208,22 +348,49 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           seed: total + clients,
           platePrefix,
         });
-
-      // ---- reserve + confirm, against a one-row insert transaction ----
+      const doubleBookings = async (on: Instances) => {
+        const overlaps = await test.db.rows(
+          `select a.id from reservations a join reservations b
+             on a.lot_id = b.lot_id and a.spot_id = b.spot_id and a.id < b.id and a.during && b.during
+           where a.status in ('TENTATIVE','CONFIRMED','CHECKED_IN') and b.status in ('TENTATIVE','CONFIRMED','CHECKED_IN')`,
+        );
+        const violations = await on.constraintViolations();
+        const drift = await bitmapMismatches(test.db);
+        return {
+          total: overlaps.length + violations + drift.length,
+          text: `double bookings: ${overlaps.length + violations + drift.length} (overlaps ${overlaps.length}, constraint ${violations}, bitmap drift ${drift.length})`,
+        };
+      };
       const total = ctx.quick ? 1000 : 6000;
+      const where = test.kind === 'postgres' ? 'server in a child process' : 'server in this process';
+      const note = `${kind}; ${SPOTS} spots; load from a worker thread`;
+
+      // ---- reserve + confirm on one instance, against a one-row insert transaction ----
+      running = await start(1);
       ctx.log('cloud: warming up');
-      await load('reserve', CLIENTS, 300, 'WU');
-      ctx.log(`cloud: reserve+confirm × ${total}, ${CLIENTS} clients`);
-      const res = await load('reserve', CLIENTS, total, 'BN');
+      await load(running, 'reserve', 'bench', CLIENTS, 300, 'WU');
+      ctx.log(`cloud: reserve+confirm × ${total}, ${CLIENTS} clients, 1 instance`);
+      const res = await load(running, 'reserve', 'bench', CLIENTS, total, 'BN');
       const reserve = summarise('cloud reserve+confirm (HTTP, 64 clients)', res.samples, res.wallMs);
+      const checked1 = await doubleBookings(running);
 
       await test.db.rows(
         'create table if not exists bench_baseline (id bigserial primary key, note text not null)',
       );
+      // Raw pg, three round trips (BEGIN, a prepared insert, COMMIT), independent of cloud/db.
       const base1 = await closedLoop(CLIENTS, total, async (i) => {
-        await test.db.tx(async (q) => {
-          await q.query('insert into bench_baseline (note) values ($1)', [`n${i}`]);
-        });
+        const c = await test.db.pool.connect();
+        try {
+          await c.query('BEGIN');
+          await c.query({
+            name: 'bench_baseline_insert',
+            text: 'insert into bench_baseline (note) values ($1)',
+            values: [`n${i}`],
+          });
+          await c.query('COMMIT');
+        } finally {
+          c.release();
+        }
       });
       const baseline = summarise(
         'baseline: one-row insert tx (same clients, pool)',
@@ -231,47 +398,81 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         base1.wallMs,
       );
 
-      const overlaps = await test.db.rows(
-        `select a.id from reservations a join reservations b
-           on a.lot_id = b.lot_id and a.spot_id = b.spot_id and a.id < b.id and a.during && b.during
-         where a.status in ('TENTATIVE','CONFIRMED','CHECKED_IN') and b.status in ('TENTATIVE','CONFIRMED','CHECKED_IN')`,
-      );
-      const violations = (await metrics.constraintViolations.get()).values.reduce((n, v) => n + v.value, 0);
-      const drift = await bitmapMismatches(test.db);
-      const doubleBookings = overlaps.length + violations + drift.length;
-
-      // ---- capacity under load, against /health ----
+      // ---- capacity under load, against /health, on the same instance ----
       const checks = ctx.quick ? 2000 : 10_000;
       const loadClients = 8;
       ctx.log(`cloud: capacity × ${checks}, ${loadClients} clients`);
-      await load('capacity', loadClients, 500, '');
-      const cap = await load('capacity', loadClients, checks, '');
-      const health = await load('health', loadClients, checks, '');
+      await load(running, 'capacity', 'bench', loadClients, 500, '');
+      const cap = await load(running, 'capacity', 'bench', loadClients, checks, '');
+      const health = await load(running, 'health', 'bench', loadClients, checks, '');
       const capacity = summarise(
         `cloud capacity check (HTTP, ${loadClients} clients)`,
         cap.samples,
         cap.wallMs,
       );
       const healthM = summarise(`baseline: /health (${loadClients} clients)`, health.samples, health.wallMs);
+      await running.close();
+      running = null;
 
-      const note = `${kind}; pool ${POOL}; ${SPOTS} spots`;
-      return [
+      const rows: BenchRow[] = [
         toRow(reserve, {
           baseline,
           budget: { label: '> 1000 res/s, 0 double', opsPerSecMin: 1000 },
-          notes: `${note}; ${res.refused} refused; double bookings: ${doubleBookings} (overlaps ${overlaps.length}, constraint ${violations}, bitmap drift ${drift.length})`,
+          notes: `${note}; 1 instance (${where}), pool ${POOL}; ${res.refused} refused; ${checked1.text}`,
         }),
-        toRow(baseline, { notes: note }),
+        toRow(baseline, {
+          notes: `${kind}; pool ${POOL}; raw pg (BEGIN, prepared insert, COMMIT) in this process, no HTTP`,
+        }),
+      ];
+      let checkedN = { total: 0, text: '' };
+      if (test.kind === 'postgres') {
+        // ---- the same on INSTANCES instances, one database, the same total pool, a fresh lot ----
+        const each = Math.max(1, Math.floor(POOL / INSTANCES));
+        running = await start(INSTANCES);
+        ctx.log(`cloud: reserve+confirm × ${total}, ${CLIENTS} clients, ${INSTANCES} instances`);
+        await load(running, 'reserve', 'bench2', CLIENTS, 300, 'WV');
+        const resN = await load(running, 'reserve', 'bench2', CLIENTS, total, 'BM');
+        checkedN = await doubleBookings(running);
+        await running.close();
+        running = null;
+        rows.push(
+          toRow(
+            summarise(
+              `cloud reserve+confirm (HTTP, 64 clients, ${INSTANCES} instances)`,
+              resN.samples,
+              resN.wallMs,
+            ),
+            {
+              baseline,
+              budget: { label: '> 1000 res/s, 0 double', opsPerSecMin: 1000 },
+              notes: `${note}; ${INSTANCES} instances (child processes, clients split evenly), pool ${INSTANCES}×${each}; ${resN.refused} refused; ${checkedN.text}`,
+            },
+          ),
+        );
+      } else {
+        rows.push(
+          skippedRow(
+            `cloud reserve+confirm (HTTP, 64 clients, ${INSTANCES} instances)`,
+            'several instances need PostgreSQL (set DATABASE_URL)',
+          ),
+        );
+      }
+      rows.push(
         toRow(capacity, {
           baseline: healthM,
           budget: { label: 'p99 < 10 ms', p99MaxUs: 10_000 },
-          notes: note,
+          notes: `${note}; 1 instance (${where}); after the 1-instance reserve run`,
         }),
-        toRow(healthM, { notes: note }),
-      ].map((row) =>
-        row.name.startsWith('cloud reserve') && doubleBookings > 0 ? { ...row, pass: false } : row,
+        toRow(healthM, { notes: `${note}; 1 instance` }),
+      );
+      return rows.map((row) =>
+        row.name.startsWith('cloud reserve') &&
+        (row.name.includes('instances') ? checkedN.total : checked1.total) > 0
+          ? { ...row, pass: false }
+          : row,
       );
     } finally {
+      await running?.close();
       await app.close();
     }
   } finally {

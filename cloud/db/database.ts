@@ -16,16 +16,31 @@ export interface Queryable {
   ): Promise<pg.QueryResult<R>>;
 }
 
+/** A transaction's handle: statements, plus the last one sent together with COMMIT. */
+export interface TxQueryable extends Queryable {
+  /**
+   * Run the transaction's last statement and COMMIT in one round trip (on PostgreSQL they go out
+   * in one write). If the statement fails, the COMMIT only ends the aborted transaction (the
+   * server answers it with ROLLBACK), so nothing of it is kept and the error is thrown.
+   */
+  commitWith<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
   readonly pool: pg.Pool;
   /** Rows of one statement, outside any transaction. */
   rows<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]>;
+  /** One statement outside any transaction (so it is its own), as a Queryable. */
+  readonly pooled: Queryable;
   /**
    * Run fn in a READ COMMITTED transaction; commits on return, rolls back on throw. With
    * `advisoryLock`, that transaction-scoped lock is taken in the same round trip as BEGIN.
    */
-  tx<T>(fn: (q: Queryable) => Promise<T>, opts?: { advisoryLock?: AdvisoryKey }): Promise<T>;
+  tx<T>(fn: (q: TxQueryable) => Promise<T>, opts?: { advisoryLock?: AdvisoryKey }): Promise<T>;
   /** Hold one connection for fn (session state such as advisory locks stays with it). */
   session<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -89,10 +104,15 @@ async function openPglite(dir: string | null, logger: Logger): Promise<Database>
  * Statements with parameters run as named prepared statements (named by a hash of their text), so
  * PostgreSQL parses and plans each hot statement once per connection instead of on every call.
  */
-function preparing(names: Map<string, string> | null, target: pg.Pool | pg.PoolClient): Queryable {
+function preparing(
+  names: Map<string, string> | null,
+  target: pg.Pool | pg.PoolClient,
+  beforeSend?: () => void,
+): Queryable {
   if (names === null) return target;
   return {
     query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
+      beforeSend?.();
       if (values === undefined || values.length === 0) return target.query<R>(text);
       let name = names.get(text);
       if (name === undefined) {
@@ -100,6 +120,42 @@ function preparing(names: Map<string, string> | null, target: pg.Pool | pg.PoolC
         names.set(text, name);
       }
       return target.query<R>({ name, text, values });
+    },
+  };
+}
+
+/** The parts of a pg client that pipelining touches (`pipeline` is a pg.Client option). */
+interface PipelinedClient {
+  pipeline?: boolean;
+  connection?: { stream?: { cork?: () => void; uncork?: () => void } };
+}
+
+/**
+ * Pipelining for a checked-out PostgreSQL client: statements are sent without waiting for the
+ * previous one's answer (PostgreSQL still runs them in order, each ends with its own Sync), and
+ * every statement issued in the same tick leaves in one socket write. Code that awaits each
+ * statement behaves exactly as before; code that issues several at once (BEGIN with the first
+ * statement, the last statement with COMMIT) saves the round trips and the syscalls. Returns the
+ * hook to call before each send, and the undo for release.
+ */
+function pipelining(client: pg.PoolClient): { beforeSend: () => void; restore: () => void } {
+  const c = client as unknown as PipelinedClient;
+  const stream = c.connection?.stream;
+  const wasPipelined = c.pipeline ?? false;
+  c.pipeline = true;
+  let corked = false;
+  return {
+    beforeSend() {
+      if (corked || stream?.cork === undefined || stream.uncork === undefined) return;
+      corked = true;
+      stream.cork();
+      queueMicrotask(() => {
+        corked = false;
+        stream.uncork?.();
+      });
+    },
+    restore() {
+      c.pipeline = wasPipelined;
     },
   };
 }
@@ -112,13 +168,16 @@ function wrapPool(kind: Database['kind'], pool: pg.Pool, close: () => Promise<vo
   const pooled = preparing(names, pool);
   async function session<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     const client = await pool.connect();
+    // Only PostgreSQL pipelines; every statement is awaited before release either way.
+    const pipe = kind === 'postgres' ? pipelining(client) : null;
     let broken: Error | undefined;
     try {
-      return await fn(preparing(names, client));
+      return await fn(preparing(names, client, pipe?.beforeSend));
     } catch (err) {
       if ((err as { rollbackFailed?: Error }).rollbackFailed) broken = err as Error;
       throw err;
     } finally {
+      pipe?.restore();
       // A client that could not even roll back is discarded rather than returned to the pool.
       client.release(broken);
     }
@@ -129,6 +188,7 @@ function wrapPool(kind: Database['kind'], pool: pg.Pool, close: () => Promise<vo
     async rows<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
       return (await pooled.query<R>(text, values)).rows;
     },
+    pooled,
     tx: (fn, opts) => session((q) => inTransaction(q, fn, opts?.advisoryLock)),
     session,
     close() {
@@ -138,7 +198,6 @@ function wrapPool(kind: Database['kind'], pool: pg.Pool, close: () => Promise<vo
   };
 }
 
-/** BEGIN … COMMIT on one client (e.g. inside a session that holds an advisory lock). */
 /** A two-part advisory lock key: a class (what is locked) and a 32-bit hash (which one). */
 export interface AdvisoryKey {
   classId: number;
@@ -155,25 +214,45 @@ export function advisoryKey(classId: number, name: string): AdvisoryKey {
   return { classId, objectId: h | 0 };
 }
 
+/** BEGIN … COMMIT on one client (e.g. inside a session that holds an advisory lock). */
 export async function inTransaction<T>(
   client: Queryable,
-  fn: (q: Queryable) => Promise<T>,
+  fn: (q: TxQueryable) => Promise<T>,
   lock?: AdvisoryKey,
 ): Promise<T> {
-  if (lock === undefined) {
-    await client.query('BEGIN');
-  } else {
-    // Simple-protocol batch: no parameters, so the key is two checked integers, never text.
-    if (!Number.isInteger(lock.classId) || !Number.isInteger(lock.objectId))
-      throw new TypeError('bad advisory key');
-    await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${lock.classId | 0}, ${lock.objectId | 0})`);
-  }
+  if (lock !== undefined && (!Number.isInteger(lock.classId) || !Number.isInteger(lock.objectId)))
+    throw new TypeError('bad advisory key');
+  // BEGIN (and the lock) are not awaited before fn runs, so on a pipelining connection fn's first
+  // statement leaves in the same write. Every answer fn sees also waits for theirs, so nothing goes
+  // on unless the transaction (and its lock) is really open.
+  const begun = Promise.all([
+    client.query('BEGIN'),
+    lock === undefined
+      ? null
+      : client.query('select pg_advisory_xact_lock($1::int, $2::int)', [lock.classId | 0, lock.objectId | 0]),
+  ]);
+  begun.catch(() => {}); // observed through `afterBegin`; never an unhandled rejection
+  const afterBegin = <R>(p: Promise<R>) => Promise.all([begun, p]).then(([, r]) => r);
+  let committed = false;
+  const q: TxQueryable = {
+    query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
+      if (committed) throw new Error('statement after commitWith');
+      return afterBegin(client.query<R>(text, values));
+    },
+    async commitWith<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
+      if (committed) throw new Error('statement after commitWith');
+      committed = true;
+      const [r] = await Promise.all([afterBegin(client.query<R>(text, values)), client.query('COMMIT')]);
+      return r;
+    },
+  };
   try {
-    const result = await fn(client);
-    await client.query('COMMIT');
+    const result = await fn(q);
+    if (!committed) await afterBegin(client.query('COMMIT'));
     return result;
   } catch (err) {
     try {
+      // After a failed commitWith the transaction is already over: this only draws a warning.
       await client.query('ROLLBACK');
     } catch (rollbackErr) {
       if (typeof err === 'object' && err !== null) Object.assign(err, { rollbackFailed: rollbackErr });

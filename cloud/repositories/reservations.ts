@@ -33,6 +33,7 @@ import {
   pgCode,
   pgConstraint,
   type Queryable,
+  type TxQueryable,
 } from '../db/database.js';
 import { type Refusal, refuse } from '../errors.js';
 import { newId } from '../ids.js';
@@ -90,7 +91,42 @@ const COLS = `id, lot_id, spot_id, spot_label, user_id, kind, vehicle_type, plat
   price_amount, currency, hold_expires_at, payment_ref, stored_method_ref, credential, checked_in_at,
   checked_out_at, overstay_amount, refund_amount, created_at`;
 
+// Statement texts built once: the driver names prepared statements by their text.
+const GET_SQL = `select ${COLS} from reservations where id = $1`;
+const LOCK_ROW_SQL = `select ${COLS} from reservations where id = $1 for update`;
+/** The distinct window slices ($3 from, 1-based; $4 length) of a lot's eligible spots, counted. */
+const QUOTE_SQL = `select ${sliceSql('$3', '$4')} as w, count(*)::int as n from spots
+  where lot_id = $1 and pool = 'bookable' and type = any($2::text[]) group by 1`;
+
+/**
+ * One statement: hold the window in the spot's bitmap, insert the reservation, append its change.
+ * $1–$5 as writeSliceParams, then the row's columns, the reason and the change payload.
+ */
+const INSERT_HELD_SQL = `with sp as (${WRITE_SLICE_SQL} returning 1),
+    r as (insert into reservations (id, lot_id, spot_id, spot_label, user_id, kind, vehicle_type, plate, start_at,
+            end_at, status, price_amount, currency, hold_expires_at, created_at, updated_at)
+          select $6, $1, $2, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18 from sp
+          returning id),
+    c as (insert into lot_changes (lot_id, at, reason, reservation) select $1, $18, $19, $20 from r returning id)
+  select r.id from r, c`;
+
 const ACTIVE = ACTIVE_STATUSES as readonly string[];
+/** `('TENTATIVE', …)`: a literal list, so the planner matches the partial exclusion indexes. */
+const ACTIVE_IN = `(${ACTIVE.map((status) => {
+  if (!/^[A-Z_]+$/.test(status)) throw new Error(`unexpected status ${status}`);
+  return `'${status}'`;
+}).join(', ')})`;
+
+/** A window slice as stored and how many spots have it. */
+type SliceCount = [slice: string, spots: number];
+
+interface PickRow {
+  clash: boolean;
+  id: string | null;
+  label: string | null;
+  w: string | null;
+  slices: SliceCount[];
+}
 
 export function toReservation(row: ReservationRow): Reservation {
   return {
@@ -131,8 +167,6 @@ export interface Quote {
   /** Eligible bookable spots in total. */
   total: number;
   price: Money;
-  /** The distinct window slices (as stored) that are free: what a spot lock may pick. */
-  freeSlices: string[];
 }
 
 export interface ReserveOutcome {
@@ -240,6 +274,7 @@ const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 export function createReservationRepository(deps: ReservationDeps): ReservationRepository {
   const { db, clock, metrics, payments, lots } = deps;
+  const { pooled } = db;
   const log = deps.logger.child({ component: 'reservations' });
   const signingKey: SigningKey = signingKeyFromPem(deps.signing.keyId, deps.signing.privatePem);
   /** Base slots never change after lot creation, so they can be cached forever. */
@@ -256,7 +291,7 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
   }
 
   /** Run a transaction, again on deadlock or serialization failure. */
-  async function tx<T>(fn: (q: Queryable) => Promise<T>, advisoryLock?: AdvisoryKey): Promise<T> {
+  async function tx<T>(fn: (q: TxQueryable) => Promise<T>, advisoryLock?: AdvisoryKey): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await db.tx(fn, { advisoryLock });
@@ -268,100 +303,115 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
   }
 
   /**
-   * Distinct window slices of the eligible bookable spots, with counts, judged free or not by the
-   * protocol bitmap operations. With `plate`, the same statement (one snapshot, one round trip)
-   * also says whether that plate already holds an overlapping active reservation.
+   * Count and price a window from the distinct window slices of the eligible spots (as stored,
+   * with how many spots share each), each judged free or not by the protocol bitmap operations.
+   * Demand pricing sees how full the window is; the quote and the booking use this same rule.
    */
-  async function quoteWith(
+  function judge(lot: LotRecord, w: SlotWindow, len: number, slices: readonly SliceCount[]): Quote {
+    let total = 0;
+    let available = 0;
+    for (const [slice, n] of slices) {
+      total += n;
+      if (sliceIsFree(slice, len)) available += n;
+    }
+    const occupancyPct = total === 0 ? 100 : Math.floor(((total - available) * 100) / total);
+    return { available, total, price: priceWindow(lot.rates, w, lot.timeZone, occupancyPct) };
+  }
+
+  async function quoteWith(q: Queryable, lot: LotRecord, vehicleType: VehicleType, w: SlotWindow) {
+    const r = bitRange(lot.baseSlot, w);
+    const rows = await q.query<{ w: string; n: number }>(QUOTE_SQL, [
+      lot.id,
+      ELIGIBLE_SPOT_TYPES[vehicleType],
+      r.from + 1,
+      r.len,
+    ]);
+    return judge(
+      lot,
+      w,
+      r.len,
+      rows.rows.map((x): SliceCount => [x.w, x.n]),
+    );
+  }
+
+  /**
+   * One statement (one snapshot, taken after the plate's advisory lock): does the plate already
+   * hold an overlapping active reservation; if not, lock one eligible spot with no held bit in the
+   * window (SKIP LOCKED: concurrent bookings take different spots instead of queueing; `wait`: the
+   * same, but waiting for locked candidates, which PostgreSQL rechecks once their holder ends);
+   * and, when $9, the window's slices counted, for demand pricing. Candidates are spots whose
+   * window slice has no '1' (every spelling of a free window: '', '0000', … as bitmaps grow); the
+   * caller still judges the locked row. Active statuses are spelled out so the plate check matches
+   * the partial exclusion index even in a generic plan (`= any($n)` made it a sequential scan).
+   */
+  const pickSqlFor = (wait: boolean) =>
+    `with clash as (
+       select exists (
+         select 1 from reservations where plate = $5::text and status in ${ACTIVE_IN}
+           and during && tstzrange($6::timestamptz, $7::timestamptz, '[)')) as clash),
+     pick as (
+       select id, label, ${sliceSql('$3', '$4')} as w from spots
+       where lot_id = $1 and pool = 'bookable' and type = any($2::text[])
+         and strpos(${sliceSql('$3', '$4')}, '1') = 0 and not (id = any($8::text[]))
+         and not (select clash from clash)
+       limit 1 for update${wait ? '' : ' skip locked'}),
+     slices as (
+       select ${sliceSql('$3', '$4')} as w, count(*)::int as n from spots
+       where $9::boolean and lot_id = $1 and pool = 'bookable' and type = any($2::text[]) group by 1)
+     select (select clash from clash) as clash, pick.id, pick.label, pick.w,
+       (select coalesce(json_agg(json_build_array(slices.w, slices.n)), '[]'::json) from slices) as slices
+     from (select 1) as one left join pick on true`;
+  // Built once: the driver names prepared statements by their text.
+  const PICK_SKIP_LOCKED_SQL = pickSqlFor(false);
+  const PICK_WAITING_SQL = pickSqlFor(true);
+
+  /**
+   * The plate check, the price, and one locked eligible spot whose window is free. SQL only
+   * proposes candidates; the protocol bitmap operations decide on the row as locked (a candidate
+   * they refuse is skipped). Only when every free candidate is locked by someone else does it wait
+   * (they may roll back), so "full" is never answered while a spot is free.
+   */
+  async function lockFreeSpot(
     q: Queryable,
     lot: LotRecord,
     vehicleType: VehicleType,
     w: SlotWindow,
-    plate?: string,
-  ): Promise<Quote & { plateClash: boolean }> {
+    plate: string,
+  ): Promise<{ clash: boolean; price: Money; spot: { id: string; label: string; slice: string } | null }> {
     const r = bitRange(lot.baseSlot, w);
-    const rows = await q.query<{ w: string | null; n: number | null; clash: boolean }>(
-      `with clash as (
-         select $5::text is not null and exists (
-           select 1 from reservations where plate = $5::text and status = any($6::text[])
-             and during && tstzrange($7::timestamptz, $8::timestamptz, '[)')) as clash),
-       slices as (
-         select ${sliceSql('$3', '$4')} as w, count(*)::int as n from spots
-         where lot_id = $1 and pool = 'bookable' and type = any($2::text[]) group by 1)
-       select clash.clash, slices.w, slices.n from clash left join slices on true`,
-      [
+    const rejected: string[] = [];
+    const demandPriced = (lot.rates.dynamicPricing?.length ?? 0) > 0;
+    const pick = async (wait: boolean, first: boolean): Promise<PickRow> => {
+      const res = await q.query<PickRow>(wait ? PICK_WAITING_SQL : PICK_SKIP_LOCKED_SQL, [
         lot.id,
         ELIGIBLE_SPOT_TYPES[vehicleType],
         r.from + 1,
         r.len,
-        plate ?? null,
-        ACTIVE,
+        first ? plate : null,
         toIso(w.startMs),
         toIso(w.endMs),
-      ],
-    );
-    let total = 0;
-    let available = 0;
-    const freeSlices: string[] = [];
-    for (const { w: slice, n } of rows.rows) {
-      if (slice === null || n === null) continue;
-      total += n;
-      if (sliceIsFree(slice, r.len)) {
-        available += n;
-        freeSlices.push(slice);
-      }
-    }
-    // Demand pricing sees how full the window is; the quote and the booking use this same rule.
-    const occupancyPct = total === 0 ? 100 : Math.floor(((total - available) * 100) / total);
-    return {
-      available,
-      total,
-      freeSlices,
-      price: priceWindow(lot.rates, w, lot.timeZone, occupancyPct),
-      plateClash: rows.rows[0]?.clash ?? false,
+        rejected,
+        first && demandPriced,
+      ]);
+      return res.rows[0]!;
     };
-  }
-
-  /**
-   * Quote the window and lock one eligible spot whose slice is free. SKIP LOCKED lets concurrent
-   * bookings take different spots instead of queueing. The lock query matches the free slices the
-   * quote saw; a free window has several spellings ('', '0000', '00000000' as a bitmap grows), so
-   * when nothing matches the quote is taken again on a fresh snapshot. Only when every free
-   * candidate is locked by someone else does it wait (they may roll back), so "full" is never
-   * answered while a spot is free. Returns the last quote (its price is the booking's price).
-   */
-  async function quoteAndLock(
-    q: Queryable,
-    lot: LotRecord,
-    vehicleType: VehicleType,
-    w: SlotWindow,
-    firstQuote?: Quote,
-  ): Promise<{ quote: Quote; spot: { id: string; label: string; slice: string } | null }> {
-    const r = bitRange(lot.baseSlot, w);
-    const rejected: string[] = [];
-    let quote: Quote = firstQuote ?? (await quoteWith(q, lot, vehicleType, w));
-    for (let attempt = 0; attempt < 64 && quote.available > 0; attempt++) {
-      for (const wait of [false, true]) {
-        const found = await q.query<{ id: string; label: string; w: string }>(
-          `select id, label, ${sliceSql('$4', '$5')} as w from spots
-           where lot_id = $1 and pool = 'bookable' and type = any($2::text[])
-             and ${sliceSql('$4', '$5')} = any($3::text[]) and not (id = any($6::text[]))
-           limit 1 for update${wait ? '' : ' skip locked'}`,
-          [lot.id, ELIGIBLE_SPOT_TYPES[vehicleType], quote.freeSlices, r.from + 1, r.len, rejected],
-        );
-        const spot = found.rows[0];
-        if (spot === undefined) continue;
-        // The bitmap decides, through the protocol operations, on the row as locked.
-        if (sliceIsFree(spot.w, r.len))
-          return { quote, spot: { id: spot.id, label: spot.label, slice: spot.w } };
-        rejected.push(spot.id);
-        break;
-      }
-      quote = await quoteWith(q, lot, vehicleType, w);
+    let row = await pick(false, true);
+    // Without demand steps the multiplier is 100 at any occupancy: nothing to count.
+    const price = demandPriced
+      ? judge(lot, w, r.len, row.slices).price
+      : priceWindow(lot.rates, w, lot.timeZone, 0);
+    if (row.clash) return { clash: true, price, spot: null };
+    for (let attempt = 0; attempt < 64; attempt++) {
+      if (attempt > 0) row = await pick(false, false);
+      if (row.id === null) row = await pick(true, false);
+      if (row.id === null || row.label === null || row.w === null) return { clash: false, price, spot: null };
+      if (sliceIsFree(row.w, r.len))
+        return { clash: false, price, spot: { id: row.id, label: row.label, slice: row.w } };
+      log.error({ lotId: lot.id, spotId: row.id }, 'a spot proposed as free holds bits in the window');
+      rejected.push(row.id);
     }
-    if (quote.available > 0)
-      log.warn({ lotId: lot.id }, 'gave up finding a free spot the quote still counts');
-    return { quote, spot: null };
+    log.warn({ lotId: lot.id }, 'gave up finding a free spot');
+    return { clash: false, price, spot: null };
   }
 
   /** Clear a reservation's window from its spot's bitmap (spot row locked here). */
@@ -406,6 +456,30 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
     >
   >;
 
+  /** setStatus statements by shape, built once each (the driver names prepared statements by text). */
+  const statusSql = new Map<string, string>();
+  function setStatusSql(cols: readonly (keyof Sets)[], guard: string | null, withPayment: boolean): string {
+    const key = `${cols.join(',')}|${withPayment}|${guard ?? ''}`;
+    let sql = statusSql.get(key);
+    if (sql !== undefined) return sql;
+    const assignments = cols.map((c, i) => `, ${c} = $${i + 7}`).join('');
+    let paymentCte = '';
+    if (withPayment) {
+      const n = 6 + cols.length;
+      // Data-modifying CTEs run to completion whether or not the main query reads them.
+      paymentCte = `, p as (insert into payments (id, reservation_id, kind, amount, currency, status, provider_ref,
+                       created_at, updated_at)
+                     select $${n + 1}, u.id, $${n + 2}, $${n + 3}, u.currency, $${n + 4}, $${n + 5}, $3, $3 from u)`;
+    }
+    sql = `with u as (update reservations set status = $2, updated_at = $3${assignments}
+                  where id = $1${guard === null ? '' : ` and (${guard})`} returning ${COLS}),
+            c as (insert into lot_changes (lot_id, at, reason, reservation) select $4, $3, $5, $6 from u returning id)
+            ${paymentCte}
+       select u.* from u, c`;
+    statusSql.set(key, sql);
+    return sql;
+  }
+
   /**
    * Update status (+ columns) and append the change, in one statement (its seq is assigned at
    * commit). The caller has locked the row and released slots if needed.
@@ -419,9 +493,29 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
     sets: Sets = {},
     payment?: PaymentRecord,
   ): Promise<ReservationRow> {
+    const updated = await setStatusWhere(q, null, row, status, reason, nowMs, sets, payment);
+    if (updated === null) throw new Error(`reservation ${row.id} vanished`);
+    return updated;
+  }
+
+  /**
+   * setStatus, applied only while `guard` (fixed SQL over the row; $3 is nowMs) holds: null when
+   * it does not, and then nothing was written. As one statement on its own it is its own
+   * transaction, the row lock being the update's. The change payload is built from `row`, whose
+   * change fields other than status never change after creation.
+   */
+  async function setStatusWhere(
+    q: Queryable,
+    guard: string | null,
+    row: ReservationRow,
+    status: ReservationStatus,
+    reason: ChangeReason,
+    nowMs: number,
+    sets: Sets = {},
+    payment?: PaymentRecord,
+  ): Promise<ReservationRow | null> {
     const next: ReservationRow = { ...row, ...sets, status };
     const cols = Object.keys(sets) as (keyof Sets)[];
-    const assignments = cols.map((c, i) => `, ${c} = $${i + 7}`).join('');
     const values: unknown[] = [
       row.id,
       status,
@@ -434,24 +528,12 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
         return v instanceof Date ? v.toISOString() : v;
       }),
     ];
-    let paymentCte = '';
     if (payment !== undefined) {
-      const n = values.length;
       values.push(payment.id, payment.kind, payment.amount, payment.status, payment.providerRef ?? null);
-      // Data-modifying CTEs run to completion whether or not the main query reads them.
-      paymentCte = `, p as (insert into payments (id, reservation_id, kind, amount, currency, status, provider_ref,
-                       created_at, updated_at)
-                     select $${n + 1}, u.id, $${n + 2}, $${n + 3}, u.currency, $${n + 4}, $${n + 5}, $3, $3 from u)`;
     }
-    const r = await q.query<ReservationRow>(
-      `with u as (update reservations set status = $2, updated_at = $3${assignments} where id = $1 returning ${COLS}),
-            c as (insert into lot_changes (lot_id, at, reason, reservation) select $4, $3, $5, $6 from u returning id)
-            ${paymentCte}
-       select u.* from u, c`,
-      values,
-    );
+    const r = await q.query<ReservationRow>(setStatusSql(cols, guard, payment !== undefined), values);
     const updated = r.rows[0];
-    if (updated === undefined) throw new Error(`reservation ${row.id} vanished`);
+    if (updated === undefined) return null;
     metrics.transitions.inc({ reason });
     return updated;
   }
@@ -461,43 +543,35 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
    * change. The spot row is locked by the caller; the slice was checked free.
    */
   async function insertHeld(
-    q: Queryable,
+    q: TxQueryable,
     spot: { id: string; slice: string },
     r: BitRange,
     row: ReservationRow,
     reason: ChangeReason,
+    commit = false,
   ): Promise<ReservationRow> {
-    const res = await q.query<ReservationRow>(
-      `with sp as (${WRITE_SLICE_SQL} returning 1),
-            r as (insert into reservations (id, lot_id, spot_id, spot_label, user_id, kind, vehicle_type, plate, start_at,
-                    end_at, status, price_amount, currency, hold_expires_at, created_at, updated_at)
-                  select $6, $1, $2, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18 from sp
-                  returning ${COLS}),
-            c as (insert into lot_changes (lot_id, at, reason, reservation) select $1, $18, $19, $20 from r returning id)
-       select r.* from r, c`,
-      [
-        ...writeSliceParams(row.lot_id, spot.id, r, holdSlice(spot.slice, r.len)),
-        row.id,
-        row.spot_label,
-        row.user_id,
-        row.kind,
-        row.vehicle_type,
-        row.plate,
-        row.start_at.toISOString(),
-        row.end_at.toISOString(),
-        row.status,
-        row.price_amount,
-        row.currency,
-        row.hold_expires_at?.toISOString() ?? null,
-        row.created_at.toISOString(),
-        reason,
-        JSON.stringify(toReservation(row)),
-      ],
-    );
-    const inserted = res.rows[0];
-    if (inserted === undefined) throw new Error(`spot ${spot.id} vanished`);
+    const res = await (commit ? q.commitWith.bind(q) : q.query.bind(q))<{ id: string }>(INSERT_HELD_SQL, [
+      ...writeSliceParams(row.lot_id, spot.id, r, holdSlice(spot.slice, r.len)),
+      row.id,
+      row.spot_label,
+      row.user_id,
+      row.kind,
+      row.vehicle_type,
+      row.plate,
+      row.start_at.toISOString(),
+      row.end_at.toISOString(),
+      row.status,
+      row.price_amount,
+      row.currency,
+      row.hold_expires_at?.toISOString() ?? null,
+      row.created_at.toISOString(),
+      reason,
+      JSON.stringify(toReservation(row)),
+    ]);
+    if (res.rows[0] === undefined) throw new Error(`spot ${spot.id} vanished`);
     metrics.transitions.inc({ reason });
-    return inserted;
+    // Stored exactly as given: every column is a parameter or a default newRow spells out.
+    return row;
   }
 
   /** A new row as it will be stored (no payment, no gate facts yet). */
@@ -534,14 +608,12 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
   }
 
   async function lockRow(q: Queryable, id: string): Promise<ReservationRow | null> {
-    const r = await q.query<ReservationRow>(`select ${COLS} from reservations where id = $1 for update`, [
-      id,
-    ]);
+    const r = await q.query<ReservationRow>(LOCK_ROW_SQL, [id]);
     return r.rows[0] ?? null;
   }
 
   async function get(id: string): Promise<ReservationRow | null> {
-    const rows = await db.rows<ReservationRow>(`select ${COLS} from reservations where id = $1`, [id]);
+    const rows = await db.rows<ReservationRow>(GET_SQL, [id]);
     return rows[0] ?? null;
   }
 
@@ -723,7 +795,7 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
   }
 
   const repo: ReservationRepository = {
-    quote: (lot, vehicleType, w) => db.session((q) => quoteWith(q, lot, vehicleType, w)),
+    quote: (lot, vehicleType, w) => quoteWith(pooled, lot, vehicleType, w),
 
     async reserve(actor, body) {
       const now = clock.now();
@@ -755,16 +827,16 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
           async (q): Promise<Result<{ row: ReservationRow; price: Money }, Refusal>> => {
             // One car, one reservation: the plate's advisory lock came with BEGIN, so this check sees
             // every committed booking of the plate; concurrent bookings of one car queue, and the
-            // plate constraint stays a backstop that never fires.
-            const first = await quoteWith(q, lot, body.vehicleType, w, plate);
-            if (first.plateClash) {
+            // plate constraint stays a backstop that never fires. On PostgreSQL, BEGIN + lock and
+            // this statement leave in one write, and so do the insert and COMMIT below.
+            const { clash, price, spot } = await lockFreeSpot(q, lot, body.vehicleType, w, plate);
+            if (clash) {
               return refuse(
                 409,
                 'plate_overlap',
                 `plate ${plate} already holds a reservation overlapping this window`,
               );
             }
-            const { quote, spot } = await quoteAndLock(q, lot, body.vehicleType, w, first);
             if (spot === null)
               return refuse(409, 'no_spot_free', 'no spot is free for this vehicle type and window');
             const row = await insertHeld(
@@ -783,14 +855,15 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
                 start_at: new Date(w.startMs),
                 end_at: new Date(w.endMs),
                 status: 'TENTATIVE',
-                price_amount: quote.price.amount,
-                currency: quote.price.currency,
+                price_amount: price.amount,
+                currency: price.currency,
                 hold_expires_at: new Date(holdExpiresMs),
                 created_at: new Date(now),
               }),
               'created',
+              true,
             );
-            return ok({ row, price: quote.price });
+            return ok({ row, price });
           },
           advisoryKey(PLATE_LOCK_CLASS, plate),
         );
@@ -891,34 +964,56 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
       metrics.payments.inc({ kind: 'capture', outcome: 'succeeded' });
       const { paymentRef, storedMethodRef } = verified.value;
       const at = clock.now();
+      const credentialFor = (r: ReservationRow) =>
+        signCredential(
+          {
+            rid: r.id,
+            lot: r.lot_id,
+            plate: r.plate,
+            start: r.start_at.getTime(),
+            end: r.end_at.getTime(),
+          },
+          signingKey,
+        );
+      const capture = (r: ReservationRow): PaymentRecord => ({
+        id: newId(deps.random),
+        kind: 'capture',
+        amount: r.price_amount,
+        status: 'succeeded',
+        providerRef: paymentRef,
+      });
+      if (row.hold_expires_at!.getTime() > at) {
+        // The usual case, in one statement (one round trip, its own transaction): confirm only if
+        // the row is still a live hold. The credential covers fields fixed at creation.
+        const confirmed = await setStatusWhere(
+          pooled,
+          `status = 'TENTATIVE' and hold_expires_at > $3::timestamptz`,
+          row,
+          'CONFIRMED',
+          'confirmed',
+          at,
+          { payment_ref: paymentRef, stored_method_ref: storedMethodRef, credential: credentialFor(row) },
+          capture(row),
+        );
+        if (confirmed !== null) return ok(toView(confirmed));
+      }
+      // Otherwise look at the row under its lock: expired meanwhile, or someone else moved it.
       const outcome = await tx(async (q) => {
         const locked = await lockRow(q, id);
         if (locked === null) throw new Error(`reservation ${id} vanished`);
         if (locked.status === 'TENTATIVE' && locked.hold_expires_at!.getTime() > at) {
-          const credential = signCredential(
-            {
-              rid: locked.id,
-              lot: locked.lot_id,
-              plate: locked.plate,
-              start: locked.start_at.getTime(),
-              end: locked.end_at.getTime(),
-            },
-            signingKey,
-          );
           const updated = await setStatus(
             q,
             locked,
             'CONFIRMED',
             'confirmed',
             at,
-            { payment_ref: paymentRef, stored_method_ref: storedMethodRef, credential },
             {
-              id: newId(deps.random),
-              kind: 'capture',
-              amount: locked.price_amount,
-              status: 'succeeded',
-              providerRef: paymentRef,
+              payment_ref: paymentRef,
+              stored_method_ref: storedMethodRef,
+              credential: credentialFor(locked),
             },
+            capture(locked),
           );
           return { kind: 'confirmed' as const, row: updated };
         }
@@ -1056,11 +1151,10 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
             if (replay !== null) return replay;
             const done = (o: Result<Reservation, Refusal>, id: string | null = null) =>
               recordFact(q, fact, 'driveup', id, o);
-            const first = await quoteWith(q, lot, input.vehicleType, w, plate);
-            if (first.plateClash) {
+            const { clash, price, spot } = await lockFreeSpot(q, lot, input.vehicleType, w, plate);
+            if (clash) {
               return done(refuse(409, 'plate_overlap', `plate ${plate} already holds a reservation now`));
             }
-            const { quote, spot } = await quoteAndLock(q, lot, input.vehicleType, w, first);
             if (spot === null)
               return done(refuse(409, 'no_spot_free', 'no bookable spot is free for the overflow window'));
             const id = newId(deps.random);
@@ -1080,8 +1174,8 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
                 start_at: new Date(startMs),
                 end_at: new Date(endMs),
                 status: 'CONFIRMED',
-                price_amount: quote.price.amount,
-                currency: quote.price.currency,
+                price_amount: price.amount,
+                currency: price.currency,
                 hold_expires_at: null,
                 created_at: new Date(now),
               }),
