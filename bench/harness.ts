@@ -168,32 +168,8 @@ export function toRow(
   };
 }
 
-/** A row for a single headline figure (e.g. catch-up seconds, RSS MB) rather than a latency distribution. */
-export function valueRow(
-  name: string,
-  value: number,
-  unit: string,
-  opts: { budget?: string; pass?: boolean | null; notes?: string } = {},
-): BenchRow {
-  return {
-    name,
-    p50Us: null,
-    p99Us: null,
-    meanUs: null,
-    opsPerSec: null,
-    iterations: null,
-    baseline: null,
-    ratio: null,
-    budget: opts.budget ?? null,
-    pass: opts.pass ?? null,
-    skipped: null,
-    value: { value, unit },
-    ...(opts.notes === undefined ? {} : { notes: opts.notes }),
-  };
-}
-
-/** A row for a bench that could not run here (missing service etc.). */
-export function skippedRow(name: string, reason: string): BenchRow {
+/** A row with no figures yet; the row builders below fill in what they have. */
+export function blankRow(name: string): BenchRow {
   return {
     name,
     p50Us: null,
@@ -205,8 +181,29 @@ export function skippedRow(name: string, reason: string): BenchRow {
     ratio: null,
     budget: null,
     pass: null,
-    skipped: `skipped: ${reason}`,
+    skipped: null,
   };
+}
+
+/** A row for a single headline figure (e.g. catch-up seconds, RSS MB) rather than a latency distribution. */
+export function valueRow(
+  name: string,
+  value: number,
+  unit: string,
+  opts: { budget?: string; pass?: boolean | null; notes?: string } = {},
+): BenchRow {
+  return {
+    ...blankRow(name),
+    budget: opts.budget ?? null,
+    pass: opts.pass ?? null,
+    value: { value, unit },
+    ...(opts.notes === undefined ? {} : { notes: opts.notes }),
+  };
+}
+
+/** A row for a bench that could not run here (missing service etc.). */
+export function skippedRow(name: string, reason: string): BenchRow {
+  return { ...blankRow(name), skipped: `skipped: ${reason}` };
 }
 
 function fmtUs(us: number | null): string {

@@ -9,7 +9,7 @@
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type BenchContext, type BenchRow, DEFAULT_RESULTS_PATH, report } from './harness.js';
+import { type BenchContext, type BenchRow, blankRow, DEFAULT_RESULTS_PATH, report } from './harness.js';
 
 interface Args {
   only: string[] | null;
@@ -47,19 +47,7 @@ function parseArgs(argv: readonly string[]): Args {
 type BenchModule = { run?: (ctx: BenchContext) => Promise<BenchRow[]> };
 
 function failedRow(name: string, message: string): BenchRow {
-  return {
-    name,
-    p50Us: null,
-    p99Us: null,
-    meanUs: null,
-    opsPerSec: null,
-    iterations: null,
-    baseline: null,
-    ratio: null,
-    budget: null,
-    pass: false,
-    skipped: `error: ${message}`,
-  };
+  return { ...blankRow(name), pass: false, skipped: `error: ${message}` };
 }
 
 async function main(): Promise<void> {
