@@ -1,5 +1,5 @@
 /**
- * Cloud benchmarks (quality.md): reserve+confirm throughput over real HTTP with 64 concurrent
+ * Cloud benchmarks (budgets in the README, "Benchmarks"): reserve+confirm throughput over real HTTP with 64 concurrent
  * clients on one lot of 1,000 spots, against a one-row insert transaction with the same clients
  * and pool; and capacity-check latency under load, against the same server's /health.
  * Real PostgreSQL when DATABASE_URL is set (an isolated schema, dropped afterwards), PGlite otherwise.

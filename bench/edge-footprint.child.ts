@@ -20,6 +20,8 @@ if (mode === 'bare') {
   process.stdout.write(`${JSON.stringify({ rssMb: rssMb() })}\n`);
 } else {
   const { createEdge } = await import('../edge/app.js');
+  const { simulatedLibraryDrivers } = await import('../edge/devices/factory.js');
+  const { simLaneFactory } = await import('../hardware-sim/lot.js');
   const { parseEdgeConfig } = await import('../edge/config.js');
   const { benchLot, BENCH_LOT_ID, openNowIndices, plateOf } = await import('./edge-lot.js');
   const { decide } = await import('../edge/lane/decision.js');
@@ -41,6 +43,7 @@ if (mode === 'bare') {
     clock,
     random: seededRandom(1),
     logger: silentLogger(),
+    simulator: simLaneFactory({ drivers: simulatedLibraryDrivers }),
     ui: false,
     startSync: false,
   });

@@ -1,5 +1,5 @@
 /**
- * Edge benchmarks (quality.md):
+ * Edge benchmarks (budgets in the README, "Benchmarks"):
  *  - gate decision: credential read → barrier decision on a lot of 2,000 spots, 50,000 reservations
  *    and 200,000 past events, against an indexed better-sqlite3 point read measured in the same run.
  *    Budget p99 < 1 ms.
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { generateSigningKey, signCredential } from '../protocol/credential.js';
 import { seededRandom } from '../protocol/random.js';
 import { buildEdge } from '../edge/build.js';
-import { type DecisionContext, decide, type GateCredential } from '../edge/lane/decision.js';
+import { type DecisionContext, decide, driveupPlan, type GateCredential } from '../edge/lane/decision.js';
 import { timeFormatter } from '../edge/lane/messages.js';
 import { DEFAULT_LANE_TIMING, LaneStateMachine } from '../edge/lane/state-machine.js';
 import { type BenchContext, type BenchRow, measure, toRow, valueRow } from './harness.js';
@@ -87,18 +87,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         atMs: NOW - 90 * 60_000,
         laneId: 'in-1',
         correlationId: null,
-        kind: 'driveup',
-        reservationId: null,
-        plate,
-        credential: 'driveup',
-        pool: 'driveup',
-        spotId: null,
-        spotLabel: null,
-        reservationStartMs: null,
-        reservationEndMs: null,
-        overflowReservationId: null,
-        softPassbackViolation: false,
-        supersedesSessionId: null,
+        ...driveupPlan({ plate }),
       });
     }
     const qrTexts = Array.from({ length: 256 }, () => {

@@ -3,7 +3,7 @@
  * `async function run(ctx: BenchContext): Promise<BenchRow[]>`; `bench/run.ts` finds and runs them.
  *
  * Each benchmark should measure a raw baseline in the same run and report the ratio
- * (quality.md), because absolute times on shared machines drift.
+ * (see the README, "Benchmarks"), because absolute times on shared machines drift.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * Sync benchmarks (quality.md): sync lag (cloud commit of a booking change → applied in the edge's
+ * Sync benchmarks (budgets in the README, "Benchmarks"): sync lag (cloud commit of a booking change → applied in the edge's
  * SQLite) against a bare MQTT publish → receive on the same broker in the same run; catch-up of 10,000
  * changes after a disconnect; outbox drain of 100,000 gate events queued offline.
  *

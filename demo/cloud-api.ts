@@ -1,3 +1,6 @@
+import type { z } from 'zod';
+import type { ReservationCreated } from '../protocol/http.js';
+
 /**
  * A small client of the cloud's public HTTP API (v1), as a driver app or an operator tool would use
  * it. The demo seeds accounts and lots and books its traffic through this, over real HTTP.
@@ -31,14 +34,8 @@ export interface Reservation {
   price: Money;
 }
 
-export interface Created {
-  id: string;
-  status: 'TENTATIVE';
-  spot: string;
-  price: Money;
-  paymentUrl: string;
-  holdExpiresAt: string;
-}
+/** POST /v1/reservations answers with the protocol's ReservationCreated. */
+export type Created = z.output<typeof ReservationCreated>;
 
 export class CloudApi {
   #token: string | null = null;

@@ -14,7 +14,8 @@ export interface DemoLot {
   rates: { currency: string; hourlyRate: number; dailyMax: number | null; dynamicPricing: null };
   policy: Partial<LotPolicy>;
   spots: Spot[];
-  lanes: Array<{ id: string; direction: 'entry' | 'exit' }>;
+  /** All simulated: the demo has no real barriers (the edge says so at start-up). */
+  lanes: Array<{ id: string; direction: 'entry' | 'exit'; devices: 'sim' }>;
   attendant: { username: string; password: string; displayName: string };
 }
 
@@ -69,8 +70,8 @@ export const DEMO_LOTS: readonly DemoLot[] = [
       },
     ]),
     lanes: [
-      { id: 'riverside-in', direction: 'entry' },
-      { id: 'riverside-out', direction: 'exit' },
+      { id: 'riverside-in', direction: 'entry', devices: 'sim' },
+      { id: 'riverside-out', direction: 'exit', devices: 'sim' },
     ],
     attendant: { username: 'riverside', password: 'attendant-riverside', displayName: 'Riverside attendant' },
   },
@@ -111,8 +112,8 @@ export const DEMO_LOTS: readonly DemoLot[] = [
       },
     ]),
     lanes: [
-      { id: 'central-in', direction: 'entry' },
-      { id: 'central-out', direction: 'exit' },
+      { id: 'central-in', direction: 'entry', devices: 'sim' },
+      { id: 'central-out', direction: 'exit', devices: 'sim' },
     ],
     attendant: { username: 'central', password: 'attendant-central', displayName: 'Central attendant' },
   },

@@ -14,7 +14,9 @@ import { type Cloud, createCloud } from '../cloud/compose.js';
 import { loadConfig } from '../cloud/config.js';
 import { createEdge, type Edge } from '../edge/app.js';
 import { parseEdgeConfig } from '../edge/config.js';
+import { simulatedLibraryDrivers } from '../edge/devices/factory.js';
 import type { SimLaneControl } from '../hardware-sim/lane.js';
+import { simLaneFactory } from '../hardware-sim/lot.js';
 import { systemClock } from '../protocol/clock.js';
 import type { ConnectivityState } from '../protocol/mqtt.js';
 import type { Logger } from '../protocol/logger.js';
@@ -56,7 +58,7 @@ export interface SystemOptions {
 
 export interface DemoLotRuntime {
   def: DemoLot;
-  edge: Edge;
+  edge: Edge<SimLaneControl>;
   /** The lot's internet link (a TCP relay to the broker). */
   link: LinkRelay;
   uiUrl: string;
@@ -108,240 +110,290 @@ function lotEnvKey(lotId: string): string {
   return lotId.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }
 
-export async function startSystem(options: SystemOptions): Promise<DemoSystem> {
-  const env = options.env ?? process.env;
-  const dataDir = resolve(options.dataDir);
-  const lotDefs = options.lots ?? DEMO_LOTS;
-  const progress = options.onProgress ?? (() => {});
-  await mkdir(dataDir, { recursive: true });
+/** Component logs: the caller's logger, or <data>/demo.log. */
+function demoLogger(options: SystemOptions, dataDir: string): { logger: Logger; logFile: string | null } {
+  if (options.logger) return { logger: options.logger, logFile: null };
+  const logFile = join(dataDir, 'demo.log');
+  const logger = pino(
+    { level: options.logLevel ?? 'info' },
+    pino.destination({ dest: logFile, sync: true, mkdir: true }),
+  ) as unknown as Logger;
+  return { logger, logFile };
+}
 
-  let logFile: string | null = null;
-  let logger: Logger;
-  if (options.logger) {
-    logger = options.logger;
-  } else {
-    logFile = join(dataDir, 'demo.log');
-    logger = pino(
-      { level: options.logLevel ?? 'info' },
-      pino.destination({ dest: logFile, sync: true, mkdir: true }),
-    ) as unknown as Logger;
+/** Everything started so far, stopped in reverse order (on stop, or when a later step fails). */
+class Undo {
+  readonly #steps: Array<() => Promise<void>> = [];
+  constructor(private readonly logger: Logger) {}
+  push(step: () => Promise<void>): void {
+    this.#steps.push(step);
   }
+  async unwind(): Promise<void> {
+    for (const fn of this.#steps.reverse())
+      await fn().catch((err: unknown) => this.logger.error({ err }, 'stop step failed'));
+  }
+}
 
-  // Everything started so far, stopped in reverse order if a later step fails.
-  const undo: Array<() => Promise<void>> = [];
-  const unwind = async () => {
-    for (const fn of undo.reverse())
-      await fn().catch((err: unknown) => logger.error({ err }, 'stop step failed'));
+/** What the steps of startSystem share. */
+interface StartContext {
+  options: SystemOptions;
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  lotDefs: readonly DemoLot[];
+  logger: Logger;
+  progress: (message: string) => void;
+  undo: Undo;
+}
+
+interface BrokerSetup {
+  url: string;
+  kind: 'embedded' | 'external';
+  cloudCreds: BrokerCredentials;
+  lotCreds: Map<string, BrokerCredentials>;
+}
+
+export async function startSystem(options: SystemOptions): Promise<DemoSystem> {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const { logger, logFile } = demoLogger(options, dataDir);
+  const ctx: StartContext = {
+    options,
+    env: options.env ?? process.env,
+    dataDir,
+    lotDefs: options.lots ?? DEMO_LOTS,
+    logger,
+    progress: options.onProgress ?? (() => {}),
+    undo: new Undo(logger),
   };
-
   try {
-    // ---- broker --------------------------------------------------------------------------------
-    const cloudCreds: BrokerCredentials = env.MQTT_URL
-      ? { username: env.MQTT_USERNAME ?? '', password: env.MQTT_PASSWORD ?? '' }
-      : createCloudCredentials();
-    const lotCreds = new Map<string, BrokerCredentials>(
-      lotDefs.map((l) => [
-        l.id,
-        env.MQTT_URL
-          ? { username: l.id, password: env[`MQTT_LOT_PASSWORD_${lotEnvKey(l.id)}`] ?? '' }
-          : createLotCredentials(l.id),
-      ]),
-    );
-    let brokerUrl: string;
-    let brokerKind: 'embedded' | 'external';
-    if (env.MQTT_URL) {
-      brokerUrl = env.MQTT_URL;
-      brokerKind = 'external';
-      progress(`broker: ${brokerUrl} (MQTT_URL)`);
-    } else {
-      const credentials = await MemoryCredentialStore.fromCredentials([cloudCreds, ...lotCreds.values()]);
-      const brokerPort = options.portBase ? options.portBase + lotDefs.length + 1 : 0;
-      const broker: EmbeddedBroker = await startEmbeddedBroker({
-        credentials,
-        logger: logger.child({ component: 'broker' }),
-        port: brokerPort,
-      });
-      undo.push(() => broker.close());
-      brokerUrl = broker.url;
-      brokerKind = 'embedded';
-      progress(`broker: embedded aedes on ${brokerUrl}`);
-    }
-
-    // ---- cloud ---------------------------------------------------------------------------------
-    const cloudPort = options.portBase || (await freePort());
-    const database: 'pglite' | 'postgres' = env.DATABASE_URL ? 'postgres' : 'pglite';
-    progress(
-      database === 'postgres'
-        ? 'cloud: connecting to PostgreSQL (DATABASE_URL), applying migrations…'
-        : `cloud: starting PostgreSQL in process (PGlite, ${join(dataDir, 'cloud-pg')}), applying migrations…`,
-    );
-    const cloudConfig = await loadConfig({
-      ...(env.DATABASE_URL ? { DATABASE_URL: env.DATABASE_URL } : {}),
-      PGLITE_DIR: join(dataDir, 'cloud-pg'),
-      DATA_DIR: join(dataDir, 'cloud'),
-      HOST: '127.0.0.1',
-      PORT: String(cloudPort),
-      PUBLIC_URL: `http://127.0.0.1:${cloudPort}`,
-      LOG_LEVEL: (options.logLevel ?? 'info') as string,
-      ADMIN_EMAIL: DEMO_CLOUD_ACCOUNTS.admin.email,
-      ADMIN_PASSWORD: DEMO_CLOUD_ACCOUNTS.admin.password,
-      SYNC: 'true',
-      MQTT_URL: brokerUrl,
-      MQTT_USERNAME: cloudCreds.username,
-      MQTT_PASSWORD: cloudCreds.password,
-      MQTT_INSTANCE_ID: 'demo-cloud',
-      MQTT_SHARED_SUBSCRIPTION: brokerKind === 'external' ? 'true' : 'false',
-    });
-    const cloud = await createCloud(cloudConfig, { logger: logger.child({ component: 'cloud' }) });
-    undo.push(() => cloud.close());
-    await cloud.app.listen({ host: '127.0.0.1', port: cloudPort });
-    const cloudUrl = `http://127.0.0.1:${cloudPort}`;
-    progress(`cloud: API on ${cloudUrl}`);
-
-    // The cloud runs its own sync engine against the demo's broker (cloud/compose.ts).
-    const cloudSync = cloudSyncHandle(cloud, logger.child({ component: 'cloud-sync' }));
-    progress(
-      cloudSync
-        ? 'cloud: sync engine connected to the broker'
-        : 'cloud: sync engine NOT running — the lots will stay offline (see demo.log)',
-    );
-
-    // ---- seed accounts and lots through the public API ----------------------------------------
-    const admin = new CloudApi(cloudUrl);
-    await admin.login(DEMO_CLOUD_ACCOUNTS.admin.email, DEMO_CLOUD_ACCOUNTS.admin.password);
-    const ignoreExisting = (err: unknown) => {
-      if (err instanceof CloudApiError && err.status === 409) return null;
-      throw err;
-    };
-    for (const def of lotDefs) {
-      await admin
-        .request('POST', '/v1/lots', {
-          id: def.id,
-          name: def.name,
-          timeZone: def.timeZone,
-          location: def.location,
-          rates: def.rates,
-          policy: def.policy,
-          spots: def.spots,
-        })
-        .catch(ignoreExisting);
-    }
-    const lotIds = lotDefs.map((l) => l.id);
-    await admin
-      .request('POST', '/v1/users', { ...DEMO_CLOUD_ACCOUNTS.operator, role: 'operator', lotIds })
-      .catch(ignoreExisting);
-    await admin
-      .request('POST', '/v1/users', { ...DEMO_CLOUD_ACCOUNTS.driver, role: 'driver', lotIds: [] })
-      .catch(ignoreExisting);
-    const { keys } = await admin.request<{ keys: unknown[] }>('GET', '/v1/keys');
-    cloudSync?.lotsChanged(lotIds);
-    progress(`cloud: seeded ${lotDefs.length} lots and the admin, operator and driver accounts`);
-
-    // ---- lots ----------------------------------------------------------------------------------
+    const broker = await startBroker(ctx);
+    const { cloud, cloudUrl, database, cloudSync } = await startCloudService(ctx, broker);
+    const keys = await seedCloud(ctx, cloudUrl, cloudSync);
     const lots = new Map<string, DemoLotRuntime>();
-    const random = seededRandom(options.seed ?? 1);
-    for (const [i, def] of lotDefs.entries()) {
-      const link = await new LinkRelay(targetOf(brokerUrl)).start();
-      undo.push(() => link.close());
-      const creds = lotCreds.get(def.id)!;
-      const config = parseEdgeConfig(
-        {
-          lotId: def.id,
-          dbPath: join(dataDir, `edge-${def.id}.sqlite`),
-          lot: {
-            id: def.id,
-            name: def.name,
-            timeZone: def.timeZone,
-            location: def.location,
-            rates: def.rates,
-            policy: def.policy,
-            spots: def.spots,
-          },
-          publicKeys: keys,
-          lanes: def.lanes.map((l) => ({ id: l.id, direction: l.direction, devices: 'sim' })),
-          attendant: {
-            host: '127.0.0.1',
-            port: options.portBase ? options.portBase + 1 + i : 0,
-            jwtSecret: await keptSecret(join(dataDir, `edge-${def.id}.jwt-secret`)),
-            accounts: [def.attendant],
-          },
-          mqtt: {
-            url: link.url,
-            ...(creds.username ? { username: creds.username } : {}),
-            ...(creds.password ? { password: creds.password } : {}),
-          },
-          logLevel: options.logLevel ?? 'info',
-        },
-        { source: `demo lot ${def.id}` },
-      );
-      const edge = await createEdge(config, {
-        clock: systemClock,
-        random: cryptoRandom(),
-        logger: logger.child({ component: 'edge', lotId: def.id }),
-      });
-      undo.push(() => edge.stop());
-      edge.connectivity.onChange((state, sinceMs) =>
-        options.onConnectivity?.(def.id, state, new Date(sinceMs).toISOString()),
-      );
-      await edge.start();
-      const uiUrl = edge.url()!.replace('://localhost', '://127.0.0.1');
-      const entryId = def.lanes.find((l) => l.direction === 'entry')!.id;
-      const exitId = def.lanes.find((l) => l.direction === 'exit')!.id;
-      lots.set(def.id, {
-        def,
-        edge,
-        link,
-        uiUrl,
-        sims: edge.sims,
-        entry: edge.sims.get(entryId)!,
-        exit: edge.sims.get(exitId)!,
-      });
-      progress(
-        `lot ${def.id}: ${def.spots.length} spots, lanes ${def.lanes.map((l) => l.id).join(' + ')}, attendant UI on ${uiUrl}`,
-      );
+    for (const [i, def] of ctx.lotDefs.entries()) {
+      lots.set(def.id, await startLot(ctx, { def, index: i, broker, keys }));
     }
-
-    // ---- traffic -------------------------------------------------------------------------------
-    const traffic = new DemoTraffic({
-      cloudUrl,
-      lots: [...lots.values()].map((l) => ({
-        lotId: l.def.id,
-        name: l.def.name,
-        entry: l.entry,
-        exit: l.exit,
-        knowsReservation: (id: string) => l.edge.store.reservationById(id) !== undefined,
-      })),
-      random,
-      logger: logger.child({ component: 'traffic' }),
-      driver: DEMO_CLOUD_ACCOUNTS.driver,
-      ...options.trafficPace,
-      ...(options.onTraffic ? { onEvent: options.onTraffic } : {}),
-    });
-    undo.push(() => traffic.stop());
-    if (options.traffic !== false) {
-      traffic.start();
-      progress(`traffic: generator running (seed ${options.seed ?? 1})`);
-    }
-
+    const traffic = startTraffic(ctx, cloudUrl, lots);
     let stopping: Promise<void> | null = null;
     return {
       cloud,
       cloudUrl,
       docsUrl: `${cloudUrl}/docs`,
       database,
-      broker: { url: brokerUrl, kind: brokerKind },
+      broker: { url: broker.url, kind: broker.kind },
       cloudSync,
       lots,
       traffic,
       logger,
       logFile,
       stop() {
-        stopping ??= unwind();
+        stopping ??= ctx.undo.unwind();
         return stopping;
       },
     };
   } catch (err) {
-    await unwind();
+    await ctx.undo.unwind();
     throw err;
   }
+}
+
+/** The embedded aedes broker with fresh credentials, or the one MQTT_URL names. */
+async function startBroker(ctx: StartContext): Promise<BrokerSetup> {
+  const { env, lotDefs } = ctx;
+  const cloudCreds: BrokerCredentials = env.MQTT_URL
+    ? { username: env.MQTT_USERNAME ?? '', password: env.MQTT_PASSWORD ?? '' }
+    : createCloudCredentials();
+  const lotCreds = new Map<string, BrokerCredentials>(
+    lotDefs.map((l) => [
+      l.id,
+      env.MQTT_URL
+        ? { username: l.id, password: env[`MQTT_LOT_PASSWORD_${lotEnvKey(l.id)}`] ?? '' }
+        : createLotCredentials(l.id),
+    ]),
+  );
+  if (env.MQTT_URL) {
+    ctx.progress(`broker: ${env.MQTT_URL} (MQTT_URL)`);
+    return { url: env.MQTT_URL, kind: 'external', cloudCreds, lotCreds };
+  }
+  const credentials = await MemoryCredentialStore.fromCredentials([cloudCreds, ...lotCreds.values()]);
+  const brokerPort = ctx.options.portBase ? ctx.options.portBase + lotDefs.length + 1 : 0;
+  const broker: EmbeddedBroker = await startEmbeddedBroker({
+    credentials,
+    logger: ctx.logger.child({ component: 'broker' }),
+    port: brokerPort,
+  });
+  ctx.undo.push(() => broker.close());
+  ctx.progress(`broker: embedded aedes on ${broker.url}`);
+  return { url: broker.url, kind: 'embedded', cloudCreds, lotCreds };
+}
+
+/** The cloud (PostgreSQL or PGlite) listening, with its sync engine on the broker. */
+async function startCloudService(ctx: StartContext, broker: BrokerSetup) {
+  const { env, dataDir, options } = ctx;
+  const cloudPort = options.portBase || (await freePort());
+  const database: 'pglite' | 'postgres' = env.DATABASE_URL ? 'postgres' : 'pglite';
+  ctx.progress(
+    database === 'postgres'
+      ? 'cloud: connecting to PostgreSQL (DATABASE_URL), applying migrations…'
+      : `cloud: starting PostgreSQL in process (PGlite, ${join(dataDir, 'cloud-pg')}), applying migrations…`,
+  );
+  const cloudConfig = await loadConfig({
+    ...(env.DATABASE_URL ? { DATABASE_URL: env.DATABASE_URL } : {}),
+    PGLITE_DIR: join(dataDir, 'cloud-pg'),
+    DATA_DIR: join(dataDir, 'cloud'),
+    HOST: '127.0.0.1',
+    PORT: String(cloudPort),
+    PUBLIC_URL: `http://127.0.0.1:${cloudPort}`,
+    LOG_LEVEL: (options.logLevel ?? 'info') as string,
+    ADMIN_EMAIL: DEMO_CLOUD_ACCOUNTS.admin.email,
+    ADMIN_PASSWORD: DEMO_CLOUD_ACCOUNTS.admin.password,
+    SYNC: 'true',
+    MQTT_URL: broker.url,
+    MQTT_USERNAME: broker.cloudCreds.username,
+    MQTT_PASSWORD: broker.cloudCreds.password,
+    MQTT_INSTANCE_ID: 'demo-cloud',
+    MQTT_SHARED_SUBSCRIPTION: broker.kind === 'external' ? 'true' : 'false',
+  });
+  const cloud = await createCloud(cloudConfig, { logger: ctx.logger.child({ component: 'cloud' }) });
+  ctx.undo.push(() => cloud.close());
+  await cloud.app.listen({ host: '127.0.0.1', port: cloudPort });
+  const cloudUrl = `http://127.0.0.1:${cloudPort}`;
+  ctx.progress(`cloud: API on ${cloudUrl}`);
+
+  // The cloud runs its own sync engine against the demo's broker (cloud/compose.ts).
+  const cloudSync = cloudSyncHandle(cloud, ctx.logger.child({ component: 'cloud-sync' }));
+  ctx.progress(
+    cloudSync
+      ? 'cloud: sync engine connected to the broker'
+      : 'cloud: sync engine NOT running — the lots will stay offline (see demo.log)',
+  );
+  return { cloud, cloudUrl, database, cloudSync };
+}
+
+/** Lots and accounts through the public API (existing ones kept); returns the credential keys. */
+async function seedCloud(
+  ctx: StartContext,
+  cloudUrl: string,
+  cloudSync: CloudSyncHandle | null,
+): Promise<unknown[]> {
+  const { lotDefs } = ctx;
+  const admin = new CloudApi(cloudUrl);
+  await admin.login(DEMO_CLOUD_ACCOUNTS.admin.email, DEMO_CLOUD_ACCOUNTS.admin.password);
+  const ignoreExisting = (err: unknown) => {
+    if (err instanceof CloudApiError && err.status === 409) return null;
+    throw err;
+  };
+  for (const def of lotDefs) {
+    await admin.request('POST', '/v1/lots', lotOf(def)).catch(ignoreExisting);
+  }
+  const lotIds = lotDefs.map((l) => l.id);
+  await admin
+    .request('POST', '/v1/users', { ...DEMO_CLOUD_ACCOUNTS.operator, role: 'operator', lotIds })
+    .catch(ignoreExisting);
+  await admin
+    .request('POST', '/v1/users', { ...DEMO_CLOUD_ACCOUNTS.driver, role: 'driver', lotIds: [] })
+    .catch(ignoreExisting);
+  const { keys } = await admin.request<{ keys: unknown[] }>('GET', '/v1/keys');
+  cloudSync?.lotsChanged(lotIds);
+  ctx.progress(`cloud: seeded ${lotDefs.length} lots and the admin, operator and driver accounts`);
+  return keys;
+}
+
+/** A demo lot as the cloud API and the edge config describe it. */
+function lotOf(def: DemoLot) {
+  return {
+    id: def.id,
+    name: def.name,
+    timeZone: def.timeZone,
+    location: def.location,
+    rates: def.rates,
+    policy: def.policy,
+    spots: def.spots,
+  };
+}
+
+/** One lot controller on simulated lanes, online through its own link relay. */
+async function startLot(
+  ctx: StartContext,
+  lot: { def: DemoLot; index: number; broker: BrokerSetup; keys: unknown[] },
+): Promise<DemoLotRuntime> {
+  const { def } = lot;
+  const { options } = ctx;
+  const link = await new LinkRelay(targetOf(lot.broker.url)).start();
+  ctx.undo.push(() => link.close());
+  const creds = lot.broker.lotCreds.get(def.id)!;
+  const config = parseEdgeConfig(
+    {
+      lotId: def.id,
+      dbPath: join(ctx.dataDir, `edge-${def.id}.sqlite`),
+      lot: lotOf(def),
+      publicKeys: lot.keys,
+      lanes: def.lanes.map((l) => ({ id: l.id, direction: l.direction, devices: l.devices })),
+      attendant: {
+        host: '127.0.0.1',
+        port: options.portBase ? options.portBase + 1 + lot.index : 0,
+        jwtSecret: await keptSecret(join(ctx.dataDir, `edge-${def.id}.jwt-secret`)),
+        accounts: [def.attendant],
+      },
+      mqtt: {
+        url: link.url,
+        ...(creds.username ? { username: creds.username } : {}),
+        ...(creds.password ? { password: creds.password } : {}),
+      },
+      logLevel: options.logLevel ?? 'info',
+    },
+    { source: `demo lot ${def.id}` },
+  );
+  const edge = await createEdge(config, {
+    clock: systemClock,
+    random: cryptoRandom(),
+    logger: ctx.logger.child({ component: 'edge', lotId: def.id }),
+    simulator: simLaneFactory({ drivers: simulatedLibraryDrivers }),
+  });
+  ctx.undo.push(() => edge.stop());
+  edge.connectivity.onChange((state, sinceMs) =>
+    options.onConnectivity?.(def.id, state, new Date(sinceMs).toISOString()),
+  );
+  await edge.start();
+  const uiUrl = edge.url()!.replace('://localhost', '://127.0.0.1');
+  const entryId = def.lanes.find((l) => l.direction === 'entry')!.id;
+  const exitId = def.lanes.find((l) => l.direction === 'exit')!.id;
+  ctx.progress(
+    `lot ${def.id}: ${def.spots.length} spots, lanes ${def.lanes.map((l) => l.id).join(' + ')}, attendant UI on ${uiUrl}`,
+  );
+  return {
+    def,
+    edge,
+    link,
+    uiUrl,
+    sims: edge.sims,
+    entry: edge.sims.get(entryId)!,
+    exit: edge.sims.get(exitId)!,
+  };
+}
+
+/** The traffic generator over every lot (started unless options.traffic is false). */
+function startTraffic(ctx: StartContext, cloudUrl: string, lots: Map<string, DemoLotRuntime>): DemoTraffic {
+  const { options } = ctx;
+  const traffic = new DemoTraffic({
+    cloudUrl,
+    lots: [...lots.values()].map((l) => ({
+      lotId: l.def.id,
+      name: l.def.name,
+      entry: l.entry,
+      exit: l.exit,
+      knowsReservation: (id: string) => l.edge.store.reservationById(id) !== undefined,
+    })),
+    random: seededRandom(options.seed ?? 1),
+    logger: ctx.logger.child({ component: 'traffic' }),
+    driver: DEMO_CLOUD_ACCOUNTS.driver,
+    ...options.trafficPace,
+    ...(options.onTraffic ? { onEvent: options.onTraffic } : {}),
+  });
+  ctx.undo.push(() => traffic.stop());
+  if (options.traffic !== false) {
+    traffic.start();
+    ctx.progress(`traffic: generator running (seed ${options.seed ?? 1})`);
+  }
+  return traffic;
 }

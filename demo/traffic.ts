@@ -268,7 +268,10 @@ export class DemoTraffic {
       .push(() => this.#enter(lot, visitor))
       .then(
         (ok) => ok,
-        () => false,
+        (err: unknown) => {
+          this.#o.logger.warn({ err, lotId: lot.lotId, plate }, 'demo entry failed');
+          return false;
+        },
       );
     if (!admitted || this.#stopped) return;
     const stay = this.#stayFor(visitor);
@@ -281,7 +284,9 @@ export class DemoTraffic {
       this.#timers.add(t);
     });
     if (this.#stopped) return;
-    await queues.exit.push(() => this.#leave(lot, visitor)).catch(() => {});
+    await queues.exit
+      .push(() => this.#leave(lot, visitor))
+      .catch((err: unknown) => this.#o.logger.warn({ err, lotId: lot.lotId, plate }, 'demo exit failed'));
   }
 
   async #until(cond: () => boolean, timeoutMs: number): Promise<boolean> {

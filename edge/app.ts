@@ -5,24 +5,29 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Clock } from '../protocol/clock.js';
 import type { Logger } from '../protocol/logger.js';
 import type { Random } from '../protocol/random.js';
-import type { SimLaneControl } from '../hardware-sim/lane.js';
+import { systemTimers, type Timers } from '../protocol/timers.js';
 import { seedAccounts } from './attendant/accounts.js';
 import { attendantPlugin } from './attendant/plugin.js';
 import { auditEntry, EdgeBus } from './bus.js';
-import type { EdgeConfig, LaneSettings } from './config.js';
+import { type CommandResult, commandHandler } from './commands.js';
+import { type EdgeConfig, simulatedLaneIds } from './config.js';
 import { Connectivity } from './connectivity.js';
-import { closeLaneDevices, createLaneDevices } from './devices/factory.js';
-import { systemTimers, type Timers } from './devices/timers.js';
-import type { LaneDevices } from './devices/types.js';
+import { decisionContexts } from './decision-context.js';
 import { type DecisionContext, exitCharge } from './lane/decision.js';
-import { Lane, type LaneConfig, type OnlineHooks } from './lane/lane.js';
-import { timeFormatter } from './lane/messages.js';
+import { Lane, type OnlineHooks } from './lane/lane.js';
+import {
+  closeLaneHardware,
+  type LaneHardware,
+  openLaneHardware,
+  type SimulatedLaneFactory,
+} from './lane-hardware.js';
 import { createEdgeMetrics, type EdgeMetrics } from './metrics.js';
+import { type StartSync, startOnline } from './online.js';
 import { EdgeStore } from './store/store.js';
 import { createSyncPort, type EdgeSyncPort } from './store/sync-port.js';
-import type { StoredConfig, VehicleSession } from './store/types.js';
+import type { VehicleSession } from './store/types.js';
 import type { EdgeSync } from './sync/client.js';
-import type { Command, EdgeSyncDeps } from './sync/ports.js';
+import type { Command } from './sync/ports.js';
 
 /**
  * The edge composition root: builds and wires one lot controller. Nothing here is module-level
@@ -35,28 +40,21 @@ import type { Command, EdgeSyncDeps } from './sync/ports.js';
 
 export const EDGE_VERSION = '0.1.0';
 
-export interface LaneHardware {
-  devices: LaneDevices;
-  /** The simulator's controls when the lane is simulated. */
-  sim: SimLaneControl | null;
-  close(): Promise<void>;
-}
+export type { LaneHardware, SimulatedLaneFactory } from './lane-hardware.js';
+export type { StartSync } from './online.js';
 
-export type DeviceFactory = (
-  lane: LaneSettings,
-  ctx: { lotId: string; clock: Clock; timers: Timers; random: Random; logger: Logger },
-) => Promise<LaneHardware>;
-
-export type StartSync = (deps: EdgeSyncDeps) => Promise<EdgeSync>;
-
-export interface EdgeDeps {
+/** `S`: the simulator's handle on a simulated lane (hardware-sim's SimLaneControl). */
+export interface EdgeDeps<S = unknown> {
   clock: Clock;
   random: Random;
   logger: Logger;
   /** Default: the host timers (faked by sinon in tests). */
   timers?: Timers;
-  /** Default: 'sim' lanes on hardware-sim, real bindings through edge/devices/factory. */
-  deviceFactory?: DeviceFactory;
+  /**
+   * Builds the lanes configured `devices: 'sim'` (hardware-sim's simLaneFactory). Without it such
+   * a lane is a start-up error: only a composer that means to simulate passes one.
+   */
+  simulator?: SimulatedLaneFactory<S>;
   /** Online capabilities (overflow, online charge). Default: none, i.e. offline behaviour. */
   hooks?: OnlineHooks;
   /**
@@ -70,7 +68,7 @@ export interface EdgeDeps {
   processMetrics?: boolean;
 }
 
-export interface Edge {
+export interface Edge<S = unknown> {
   readonly lotId: string;
   readonly config: EdgeConfig;
   readonly store: EdgeStore;
@@ -78,7 +76,9 @@ export interface Edge {
   readonly syncPort: EdgeSyncPort;
   readonly lanes: ReadonlyMap<string, Lane>;
   /** Simulator controls of simulated lanes, by lane id. */
-  readonly sims: ReadonlyMap<string, SimLaneControl>;
+  readonly sims: ReadonlyMap<string, S>;
+  /** Ids of the lanes configured `devices: 'sim'` (no real barrier behind them). */
+  readonly simulatedLanes: readonly string[];
   readonly bus: EdgeBus;
   readonly connectivity: Connectivity;
   readonly metrics: EdgeMetrics;
@@ -91,68 +91,58 @@ export interface Edge {
   /** Base URL once listening. */
   url(): string | null;
   /** Execute a cloud operator command (open lane, reset passback). */
-  handleCommand(command: Command): Promise<{ ok: boolean; detail: string }>;
+  handleCommand(command: Command): Promise<CommandResult>;
   /** Replace the online hooks (e.g. once a sync client is connected). */
   setOnlineHooks(hooks: OnlineHooks): void;
   /** The decision context a lane uses now (benchmarks, tests). */
   decisionContext(laneId: string): DecisionContext;
 }
 
-/** Simulated lanes through hardware-sim (imported only when used); real ones through the driver factory. */
-export const defaultDeviceFactory: DeviceFactory = async (lane, ctx) => {
-  if (lane.devices === 'sim') {
-    const { createSimLane } = await import('../hardware-sim/lane.js');
-    const { devices, sim } = await createSimLane({
-      laneId: lane.id,
-      clock: {
-        now: () => ctx.clock.now(),
-        setTimeout: ctx.timers.setTimeout,
-        clearTimeout: ctx.timers.clearTimeout,
-      },
-      random: ctx.random,
-      logger: ctx.logger,
-      armTravelMs: lane.sim.armTravelMs,
-      limitSwitches: lane.sim.limitSwitches,
-      camera: lane.sim.camera ? { misreadRate: lane.sim.misreadRate } : false,
-      qr: lane.sim.qr,
-    });
-    return { devices, sim, close: () => sim.close() };
-  }
-  const devices = await createLaneDevices(lane.devices, {
-    laneId: lane.id,
-    clock: ctx.clock,
-    logger: ctx.logger,
-    timers: ctx.timers,
-  });
-  return { devices, sim: null, close: () => closeLaneDevices(devices) };
-};
-
-interface ContextBase {
-  config: StoredConfig;
-  spotsById: DecisionContext['spotsById'];
-  times: DecisionContext['times'];
-  driveupCapacity: number;
+/** The online hooks in force; replaced when sync connects or a caller sets its own. */
+interface HooksCell {
+  current: OnlineHooks;
 }
 
-export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Edge> {
+/** Everything createEdge builds before the lifecycle wraps it. */
+interface EdgeParts<S> {
+  config: EdgeConfig;
+  deps: EdgeDeps<S>;
+  timers: Timers;
+  logger: Logger;
+  base: Logger;
+  hardware: Map<string, LaneHardware<S>>;
+  store: EdgeStore;
+  hooks: HooksCell;
+  bus: EdgeBus;
+  connectivity: Connectivity;
+  metrics: EdgeMetrics;
+  decisionContextFor: (lane: { id: string; direction: 'entry' | 'exit' }) => DecisionContext;
+  lanes: Map<string, Lane>;
+  sims: Map<string, S>;
+  simulatedLanes: string[];
+  syncPort: EdgeSyncPort;
+  http: FastifyInstance;
+  handleCommand: (command: Command) => Promise<CommandResult>;
+}
+
+export async function createEdge<S = unknown>(config: EdgeConfig, deps: EdgeDeps<S>): Promise<Edge<S>> {
   const { clock, random } = deps;
   const timers = deps.timers ?? systemTimers();
   const base = deps.logger.child({ lotId: config.lotId });
   const logger = base.child({ component: 'edge' });
-  const deviceFactory = deps.deviceFactory ?? defaultDeviceFactory;
 
   // 1. Hardware first: every barrier relay is driven arm-down before anything else happens.
-  const hardware = new Map<string, LaneHardware>();
-  try {
-    for (const lane of config.lanes) {
-      hardware.set(
-        lane.id,
-        await deviceFactory(lane, { lotId: config.lotId, clock, timers, random, logger: base }),
-      );
-    }
-  } catch (e) {
-    await Promise.allSettled([...hardware.values()].map((h) => h.close()));
-    throw e;
+  const hardware = await openLaneHardware(
+    config.lanes,
+    { lotId: config.lotId, clock, timers, random, logger: base },
+    deps.simulator,
+  );
+  const simulatedLanes = simulatedLaneIds(config);
+  if (simulatedLanes.length > 0) {
+    logger.warn(
+      { lanes: simulatedLanes },
+      `SIMULATED lanes ${simulatedLanes.join(', ')}: no real barrier, loop, camera or scanner behind them`,
+    );
   }
 
   // 2. The store.
@@ -168,153 +158,186 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
     });
     await seedAccounts(store, config.attendant.accounts, base.child({ component: 'accounts' }));
   } catch (e) {
-    await Promise.allSettled([...hardware.values()].map((h) => h.close()));
+    await closeLaneHardware(hardware.values(), logger);
     throw e;
   }
 
+  // 3. Lanes, events and the attendant server around them.
+  const hooks: HooksCell = { current: { ...deps.hooks } };
   const bus = new EdgeBus((err) => logger.error({ err }, 'event listener failed'));
   const connectivity = new Connectivity('offline', clock.now());
   const metrics = createEdgeMetrics({ lot: config.lotId }, { processMetrics: deps.processMetrics ?? false });
-  let hooks: OnlineHooks = { ...deps.hooks };
+  const decisionContextFor = decisionContexts({ store, connectivity, hooks: () => hooks.current });
+  const wired = { config, deps, timers, logger, base, hardware, store, hooks, bus, connectivity, metrics };
+  const { lanes, sims } = assembleLanes({ ...wired, decisionContextFor });
+  publishStoreEvents({ store, bus, hooks, connectivity, logger });
+  const syncPort = createSyncPort({ store, connectivity, lanes: () => laneHealth(lanes) });
+  const handleCommand = commandHandler({ lanes, store, clock });
+  const http = await attendantServer({ ...wired, decisionContextFor, lanes, simulatedLanes });
+  return edgeLifecycle({
+    ...wired,
+    decisionContextFor,
+    lanes,
+    sims,
+    simulatedLanes,
+    syncPort,
+    http,
+    handleCommand,
+  });
+}
 
-  let cached: ContextBase | null = null;
-  const contextBase = (): ContextBase => {
-    const current = store.config();
-    if (cached?.config !== current) {
-      cached = {
-        config: current,
-        spotsById: new Map(current.lot.spots.map((s) => [s.id, s])),
-        times: timeFormatter(current.lot.timeZone),
-        driveupCapacity: store.lotIndex().driveupCount,
-      };
-    }
-    return cached;
-  };
-  const decisionContextFor = (lane: { id: string; direction: 'entry' | 'exit' }): DecisionContext => {
-    const b = contextBase();
-    return {
-      lot: b.config.lot,
-      publicKeys: b.config.publicKeys,
-      laneId: lane.id,
-      direction: lane.direction,
-      overflowAvailable: connectivity.online && hooks.requestOverflow !== undefined,
-      driveupCapacity: b.driveupCapacity,
-      spotsById: b.spotsById,
-      times: b.times,
-    };
-  };
+type WiredParts<S> = Pick<
+  EdgeParts<S>,
+  | 'config'
+  | 'deps'
+  | 'timers'
+  | 'base'
+  | 'hardware'
+  | 'store'
+  | 'hooks'
+  | 'bus'
+  | 'connectivity'
+  | 'metrics'
+  | 'decisionContextFor'
+>;
 
+/** One Lane per configured lane, on the hardware opened for it. */
+function assembleLanes<S>(parts: WiredParts<S>): { lanes: Map<string, Lane>; sims: Map<string, S> } {
+  const { config, deps, hardware, hooks } = parts;
   const lanes = new Map<string, Lane>();
-  const sims = new Map<string, SimLaneControl>();
+  const sims = new Map<string, S>();
   for (const settings of config.lanes) {
     const hw = hardware.get(settings.id)!;
-    const laneConfig: LaneConfig = {
-      id: settings.id,
-      direction: settings.direction,
-      timing: settings.timing,
-    };
-    lanes.set(
-      settings.id,
-      new Lane(laneConfig, hw.devices, {
-        store,
-        connectivity,
-        hooks: () => hooks,
-        decisionContext: decisionContextFor,
-        bus,
-        metrics,
-        clock,
-        random,
-        timers,
-        logger: base.child({ component: 'lane' }),
+    const lane = new Lane(
+      { id: settings.id, direction: settings.direction, timing: settings.timing },
+      hw.devices,
+      {
+        store: parts.store,
+        connectivity: parts.connectivity,
+        hooks: () => hooks.current,
+        decisionContext: parts.decisionContextFor,
+        bus: parts.bus,
+        metrics: parts.metrics,
+        clock: deps.clock,
+        random: deps.random,
+        timers: parts.timers,
+        logger: parts.base.child({ component: 'lane' }),
         chargeTimeoutMs: config.chargeTimeoutMs,
-      }),
+      },
     );
-    if (hw.sim) sims.set(settings.id, hw.sim);
+    lanes.set(settings.id, lane);
+    if (hw.sim !== null) sims.set(settings.id, hw.sim);
   }
+  return { lanes, sims };
+}
 
+/** Committed store changes become bus events (console, SSE) and wake the sync publisher. */
+function publishStoreEvents(parts: {
+  store: EdgeStore;
+  bus: EdgeBus;
+  hooks: HooksCell;
+  connectivity: Connectivity;
+  logger: Logger;
+}): void {
+  const { store, bus, hooks, logger } = parts;
   store.onCommit(({ events, alarms, acknowledged, audits }) => {
     for (const alarm of alarms) bus.emit({ type: 'alarm', alarm });
     for (const alarm of acknowledged) bus.emit({ type: 'alarm_ack', alarm });
     for (const audit of audits) bus.emit({ type: 'audit', ...auditEntry(audit) });
     if (events.length > 0) {
       bus.emit({ type: 'outbox', lastEventId: events.at(-1)!.eventId, depth: store.outboxDepth() });
-      hooks.notifyEventsWritten?.();
+      hooks.current.notifyEventsWritten?.();
     }
   });
-  connectivity.onChange((state, sinceMs) => {
+  parts.connectivity.onChange((state, sinceMs) => {
     logger.info({ state }, 'connectivity');
     bus.emit({ type: 'connectivity', state, since: new Date(sinceMs).toISOString() });
   });
+}
 
-  const laneHealth = () =>
-    [...lanes.values()].map((l) => {
-      const s = l.status();
-      return { id: s.id, state: s.state, devices: { camera: s.devices.camera, qr: s.devices.qr } };
-    });
-  const syncPort = createSyncPort({ store, connectivity, lanes: laneHealth });
+/** What the sync client reports of each lane's health. */
+function laneHealth(lanes: ReadonlyMap<string, Lane>) {
+  return [...lanes.values()].map((l) => {
+    const s = l.status();
+    return { id: s.id, state: s.state, devices: { camera: s.devices.camera, qr: s.devices.qr } };
+  });
+}
 
+/** The attendant API, plus the UI's static files when built and wanted. */
+async function attendantServer<S>(
+  parts: WiredParts<S> & { lanes: ReadonlyMap<string, Lane>; simulatedLanes: string[] },
+): Promise<FastifyInstance> {
+  const { config, deps, store, lanes } = parts;
   const exitChargeNow = (session: VehicleSession) =>
-    exitCharge(decisionContextFor({ id: 'attendant', direction: 'exit' }), store, session, clock.now());
-
+    exitCharge(
+      parts.decisionContextFor({ id: 'attendant', direction: 'exit' }),
+      store,
+      session,
+      deps.clock.now(),
+    );
   const http = Fastify({ logger: false, bodyLimit: 64 * 1024 });
   await http.register(attendantPlugin, {
     edge: {
       lotId: config.lotId,
       store,
       lanes: () => [...lanes.values()],
-      connectivity,
-      bus,
-      clock,
-      metrics,
+      simulatedLanes: parts.simulatedLanes,
+      connectivity: parts.connectivity,
+      bus: parts.bus,
+      clock: deps.clock,
+      metrics: parts.metrics,
       exitCharge: exitChargeNow,
       jwtSecret: config.attendant.jwtSecret ?? randomBytes(32).toString('hex'),
       tokenTtlMinutes: config.attendant.tokenTtlMinutes,
-      logger: base.child({ component: 'attendant' }),
+      logger: parts.base.child({ component: 'attendant' }),
     },
   });
   if (deps.ui !== false) {
     const { UI_ROOT, uiPlugin } = await import('./ui/plugin.js');
     if (existsSync(join(UI_ROOT, 'index.html'))) await http.register(uiPlugin);
   }
+  return http;
+}
 
-  const handleCommand = async (command: Command): Promise<{ ok: boolean; detail: string }> => {
-    if (command.kind === 'open_lane') {
-      const lane = lanes.get(command.laneId);
-      if (!lane) return { ok: false, detail: `no lane ${command.laneId}` };
-      return lane.manualOpen({
-        attendant: command.by || 'cloud',
-        reason: command.reason,
-        commandId: command.commandId,
-      });
-    }
-    const result = store.resetPassback({
-      atMs: clock.now(),
-      reservationId: command.reservationId,
-      attendant: command.by || 'cloud',
-      reason: command.reason,
-      commandId: command.commandId,
-    });
-    return {
-      ok: true,
-      detail: result.closedSessionId ? `closed session ${result.closedSessionId}` : 'reset',
-    };
+/** Prunes acknowledged events now and every 6 hours; returns the stop function. */
+function startHousekeeping(parts: Pick<EdgeParts<unknown>, 'config' | 'store' | 'timers' | 'logger'>) {
+  const { config, store, timers, logger } = parts;
+  const run = () => {
+    store
+      .housekeeping(
+        config.outboxRetentionDays,
+        () => new Promise((resolve) => timers.setTimeout(resolve, 10)),
+      )
+      .then(({ pruned }) => {
+        if (pruned > 0) logger.info({ pruned }, 'acknowledged events pruned');
+      })
+      .catch((e: unknown) => logger.error({ err: e }, 'housekeeping failed'));
   };
+  run();
+  const interval = setInterval(run, 6 * 3_600_000);
+  interval.unref();
+  return () => clearInterval(interval);
+}
 
+/** start/stop and the rest of the Edge surface over the built parts. */
+function edgeLifecycle<S>(parts: EdgeParts<S>): Edge<S> {
+  const { config, deps, store, lanes, http, hooks, logger } = parts;
   let sync: EdgeSync | null = null;
-  let housekeeping: ReturnType<typeof setInterval> | null = null;
+  let stopHousekeeping: (() => void) | null = null;
   let listening: string | null = null;
   let state: 'created' | 'started' | 'stopped' = 'created';
 
-  const edge: Edge = {
+  return {
     lotId: config.lotId,
     config,
     store,
-    syncPort,
+    syncPort: parts.syncPort,
     lanes,
-    sims,
-    bus,
-    connectivity,
-    metrics,
+    sims: parts.sims,
+    simulatedLanes: parts.simulatedLanes,
+    bus: parts.bus,
+    connectivity: parts.connectivity,
+    metrics: parts.metrics,
     http,
     async start(options = {}) {
       if (state !== 'created') throw new Error(`edge ${config.lotId} already ${state}`);
@@ -326,76 +349,44 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
       } else {
         await http.ready();
       }
-      const runHousekeeping = () => {
-        store
-          .housekeeping(
-            config.outboxRetentionDays,
-            () => new Promise((resolve) => timers.setTimeout(resolve, 10)),
-          )
-          .then(({ pruned }) => {
-            if (pruned > 0) logger.info({ pruned }, 'acknowledged events pruned');
-          })
-          .catch((e: unknown) => logger.error({ err: e }, 'housekeeping failed'));
-      };
-      runHousekeeping();
-      housekeeping = setInterval(runHousekeeping, 6 * 3_600_000);
-      housekeeping.unref();
+      stopHousekeeping = startHousekeeping(parts);
       if (config.mqtt.url && deps.startSync !== false) {
-        const start: StartSync = deps.startSync ?? (await import('./sync/client.js')).startEdgeSync;
-        sync = await start({
-          lotId: config.lotId,
+        const online = await startOnline({
+          config,
           edgeVersion: EDGE_VERSION,
-          mqtt: {
-            url: config.mqtt.url,
-            ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
-            ...(config.mqtt.password ? { password: config.mqtt.password } : {}),
-            ...(config.mqtt.clientId ? { clientId: config.mqtt.clientId } : {}),
-          },
-          store: syncPort,
-          onCommand: handleCommand,
-          clock,
-          logger: base.child({ component: 'sync' }),
-          metricsRegistry: metrics.registry,
-          newId: () => random.id(20),
+          startSync: deps.startSync,
+          syncPort: parts.syncPort,
+          onCommand: parts.handleCommand,
+          hooks: hooks.current,
+          clock: deps.clock,
+          random: deps.random,
+          metrics: parts.metrics,
+          logger: parts.base.child({ component: 'sync' }),
         });
-        const client = sync;
-        hooks = {
-          ...hooks,
-          requestOverflow: (req) => client.requestOverflow(req),
-          cancelOverflow: (id) => client.cancelOverflow(id),
-          notifyEventsWritten: () => client.notifyEventsWritten(),
-          // The cloud charges the stored payment method of a booking when it stores an exit event
-          // with settlement 'cloud'; a drive-up has no method on file, so its fee is cash or owed.
-          chargeOnline:
-            hooks.chargeOnline ??
-            (async (req) =>
-              req.reason === 'overstay'
-                ? { ok: true }
-                : { ok: false, reason: 'no online payment for drive-ups' }),
-        };
+        sync = online.sync;
+        hooks.current = online.hooks;
       }
     },
     async stop() {
       if (state === 'stopped') return;
       state = 'stopped';
-      if (housekeeping) clearInterval(housekeeping);
+      stopHousekeeping?.();
       if (sync) await sync.stop().catch((e: unknown) => logger.error({ err: e }, 'sync stop failed'));
       for (const lane of lanes.values()) lane.stop();
       await http.close().catch((e: unknown) => logger.error({ err: e }, 'http close failed'));
-      await Promise.allSettled([...hardware.values()].map((h) => h.close()));
+      await closeLaneHardware(parts.hardware.values(), logger);
       store.close();
       logger.info('edge stopped');
     },
     url: () => listening,
-    handleCommand,
+    handleCommand: parts.handleCommand,
     setOnlineHooks(next) {
-      hooks = { ...next };
+      hooks.current = { ...next };
     },
     decisionContext(laneId) {
       const lane = lanes.get(laneId);
       if (!lane) throw new Error(`no lane ${laneId}`);
-      return decisionContextFor(lane.config);
+      return parts.decisionContextFor(lane.config);
     },
   };
-  return edge;
 }

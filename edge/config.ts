@@ -37,14 +37,30 @@ export const SimLaneSettingsSchema = z.object({
   camera: z.boolean().default(true),
 });
 
-export const LaneConfigSchema = z.object({
-  id: Id,
-  direction: z.enum(['entry', 'exit']),
-  /** 'sim' = the whole lane simulated (real drivers on simulated hardware), or real bindings. */
-  devices: z.union([z.literal('sim'), LaneDeviceBindingSchema]).default('sim'),
-  timing: LaneTimingSchema.default(LaneTimingSchema.parse({})),
-  sim: SimLaneSettingsSchema.default(SimLaneSettingsSchema.parse({})),
-});
+const LaneDevicesSchema = z.union([z.literal('sim'), LaneDeviceBindingSchema]);
+
+export const LaneConfigSchema = z
+  .object({
+    id: Id,
+    direction: z.enum(['entry', 'exit']),
+    /**
+     * 'sim' = the whole lane simulated (real drivers on simulated hardware), or real bindings.
+     * Required: a controller must never end up simulating a real lane by omission.
+     */
+    devices: LaneDevicesSchema.optional(),
+    timing: LaneTimingSchema.default(LaneTimingSchema.parse({})),
+    sim: SimLaneSettingsSchema.default(SimLaneSettingsSchema.parse({})),
+  })
+  .superRefine((lane, ctx) => {
+    if (lane.devices === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices'],
+        message: `lane ${lane.id} has no devices: give "sim" for a simulated lane, or its device bindings`,
+      });
+    }
+  })
+  .transform(({ devices, ...lane }) => ({ ...lane, devices: devices as z.output<typeof LaneDevicesSchema> }));
 export type LaneConfigInput = z.input<typeof LaneConfigSchema>;
 export type LaneSettings = z.output<typeof LaneConfigSchema>;
 
@@ -129,6 +145,11 @@ export const EdgeConfigSchema = z
   .transform((c) => ({ ...c, dbPath: c.dbPath ?? `data/edge-${c.lotId}.sqlite` }));
 
 export type EdgeConfig = z.output<typeof EdgeConfigSchema>;
+
+/** Ids of the lanes configured `devices: 'sim'` (the start-up warning and the console's banner). */
+export function simulatedLaneIds(config: Pick<EdgeConfig, 'lanes'>): string[] {
+  return config.lanes.filter((lane) => lane.devices === 'sim').map((lane) => lane.id);
+}
 export type EdgeConfigInput = z.input<typeof EdgeConfigSchema>;
 
 export class ConfigError extends Error {

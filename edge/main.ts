@@ -1,16 +1,58 @@
 import { Command } from 'commander';
 import { systemClock } from '../protocol/clock.js';
-import { createLogger } from '../protocol/logger.js';
+import { createLogger, type Logger } from '../protocol/logger.js';
 import { cryptoRandom } from '../protocol/random.js';
-import { createEdge, EDGE_VERSION, type Edge } from './app.js';
-import { ConfigError, loadEdgeConfig } from './config.js';
+import { createEdge, EDGE_VERSION, type Edge, type SimulatedLaneFactory } from './app.js';
+import { ConfigError, type EdgeConfig, loadEdgeConfig, simulatedLaneIds } from './config.js';
+import { simulatedLibraryDrivers } from './devices/factory.js';
 
 /**
  * `npm run edge [-- --config lot.yaml] [--db path] [--host h] [--port n]`
  * Loads and validates the config, builds the edge, serves the attendant API, and on SIGINT/SIGTERM
  * puts the arms down (never onto a vehicle), closes the database and exits.
+ *
+ * The process's composition root, and the one module of edge/ allowed to import hardware-sim
+ * (test/architecture.test.ts): lanes configured `devices: 'sim'` get the simulator, loaded only then.
  */
 async function main(): Promise<void> {
+  const { config, path } = loadConfigOrExit(commandLineEnv());
+  const logger = createLogger({ level: config.logLevel, name: 'edge' });
+  logger.info(
+    { config: path, lotId: config.lotId, db: config.dbPath, lanes: config.lanes.length },
+    'starting edge',
+  );
+
+  let edge: Edge | null = null;
+  handleSignals(logger, () => edge);
+  const simulated = simulatedLaneIds(config);
+  if (simulated.length > 0) {
+    process.stdout.write(
+      `WARNING: lanes ${simulated.join(', ')} of lot ${config.lotId} are SIMULATED (devices: "sim"): ` +
+        'no real barrier, loop, camera or scanner is driven.\n',
+    );
+  }
+  edge = await createEdge(config, {
+    clock: systemClock,
+    random: cryptoRandom(),
+    logger,
+    processMetrics: true,
+    ...(simulated.length > 0 ? { simulator: await simulator() } : {}),
+  });
+  await edge.start();
+  logger.info(
+    { url: edge.url(), mqtt: config.mqtt.url ? 'configured' : 'none (offline-only)' },
+    `edge ${config.lotId} running`,
+  );
+}
+
+/** hardware-sim running the real drivers; imported lazily so a real lot never loads it. */
+async function simulator(): Promise<SimulatedLaneFactory<unknown>> {
+  const { simLaneFactory } = await import('../hardware-sim/lot.js');
+  return simLaneFactory({ drivers: simulatedLibraryDrivers });
+}
+
+/** The environment with the command-line options applied over it. */
+function commandLineEnv(): { config?: string; env: Record<string, string | undefined> } {
   const program = new Command()
     .name('edge')
     .description('parkedge lot controller')
@@ -30,29 +72,30 @@ async function main(): Promise<void> {
     ...(opts.host ? { EDGE_HOST: opts.host } : {}),
     ...(opts.port ? { EDGE_PORT: opts.port } : {}),
   };
+  return { ...(opts.config ? { config: opts.config } : {}), env };
+}
 
-  let loaded: ReturnType<typeof loadEdgeConfig>;
+function loadConfigOrExit(args: { config?: string; env: Record<string, string | undefined> }): {
+  config: EdgeConfig;
+  path: string;
+} {
   try {
-    loaded = loadEdgeConfig({ ...(opts.config ? { path: opts.config } : {}), env });
+    return loadEdgeConfig({ ...(args.config ? { path: args.config } : {}), env: args.env });
   } catch (e) {
     process.stderr.write(`${e instanceof ConfigError ? e.message : String(e)}\n`);
     process.exit(2);
   }
-  const { config, path } = loaded;
-  const logger = createLogger({ level: config.logLevel, name: 'edge' });
-  logger.info(
-    { config: path, lotId: config.lotId, db: config.dbPath, lanes: config.lanes.length },
-    'starting edge',
-  );
+}
 
-  let edge: Edge | null = null;
+/** SIGINT/SIGTERM stop the edge (arms down, database closed) and exit; crashes are logged first. */
+function handleSignals(logger: Logger, edge: () => Edge | null): void {
   let stopping = false;
   const shutdown = async (signal: string, code: number) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
     try {
-      await edge?.stop();
+      await edge()?.stop();
     } catch (e) {
       logger.error({ err: e }, 'shutdown failed');
       code = 1;
@@ -68,18 +111,6 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => {
     logger.error({ err }, 'unhandled rejection');
   });
-
-  edge = await createEdge(config, {
-    clock: systemClock,
-    random: cryptoRandom(),
-    logger,
-    processMetrics: true,
-  });
-  await edge.start();
-  logger.info(
-    { url: edge.url(), mqtt: config.mqtt.url ? 'configured' : 'none (offline-only)' },
-    `edge ${config.lotId} running`,
-  );
 }
 
 main().catch((e: unknown) => {

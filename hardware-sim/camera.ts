@@ -1,5 +1,5 @@
 import { MockBinding, type MockPortBinding } from '@serialport/binding-mock';
-import type { SerialBinding } from '../edge/devices/plate-camera.js';
+import type { SerialBinding } from '../edge/devices/types.js';
 import { encodePlateFrame } from '../protocol/devices.js';
 import type { Random } from '../protocol/random.js';
 import { type SimClockLike, sleep } from './clock.js';

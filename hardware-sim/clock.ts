@@ -1,5 +1,5 @@
 import type { Clock } from '../protocol/clock.js';
-import { systemTimers, type Timers } from '../edge/devices/timers.js';
+import { systemTimers, type Timers } from '../protocol/timers.js';
 
 /** The simulator's notion of time: a clock plus the timers that move with it. */
 export interface SimClockLike extends Clock, Timers {}

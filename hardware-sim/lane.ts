@@ -4,7 +4,10 @@
  *   barrier, loops  GpioBarrier / GpioLoop  on SimGpio pins (SimGpioBus) wired to SimArm / SimLoop
  *   plate camera    SerialPlateCamera       on SerialPortStream + @serialport/binding-mock (SimSerialBinding)
  *   QR scanner      HidQrScanner            on SimHidDevice (node-hid's event surface, real report bytes)
- *   display         MemoryDisplay
+ *   display         the driver kit's recording display
+ *
+ * The drivers come in as `opts.drivers` (edge/devices/factory.ts simulatedLibraryDrivers, passed by
+ * whoever composes the lane): the simulator builds only the hardware and its libraries.
  *
  * ## Timing contract
  * Everything runs on `opts.clock` (now + setTimeout/clearTimeout); nothing sleeps on wall time.
@@ -30,12 +33,16 @@
  *              [500 ms, x2, max 30 s] until reconnectCamera(); likewise for the QR scanner.
  * Device opens use process.nextTick/promises only, so createSimLane resolves without ticking.
  */
-import { closeLaneDevices, createLaneDevices, type GpioPinsInput } from '../edge/devices/factory.js';
-import { MemoryDisplay } from '../edge/devices/display.js';
-import type { BackoffOptions } from '../edge/devices/timers.js';
-import type { LaneDevices } from '../edge/devices/types.js';
+import type {
+  GpioWiring,
+  LaneDevices,
+  LaneDriverKit,
+  RecordingDisplay,
+  SimulatedLibraries,
+} from '../edge/devices/types.js';
 import type { Logger } from '../protocol/logger.js';
 import type { Random } from '../protocol/random.js';
+import type { BackoffOptions } from '../protocol/timers.js';
 import { type ArmState, SimArm, type SimPinWiring } from './arm.js';
 import { type CameraShot, SimPlateCamera, SimSerialBinding, uniqueSerialPath } from './camera.js';
 import { type SimClockLike, sleep } from './clock.js';
@@ -57,6 +64,8 @@ export interface SimCameraSettings {
 
 export interface SimLaneOptions {
   laneId: string;
+  /** Builds the real drivers over the simulated libraries. */
+  drivers: LaneDriverKit;
   clock: SimClockLike;
   random: Random;
   logger: Logger;
@@ -98,10 +107,10 @@ export interface SimLaneControl {
   readonly vehicles: SimVehicles;
   readonly camera: SimPlateCamera | null;
   readonly qr: SimQrScanner | null;
-  /** The lane sign (the driver's MemoryDisplay, with history). */
-  readonly display: MemoryDisplay;
+  /** The lane sign (the driver kit's display, with history). */
+  readonly display: RecordingDisplay;
   /** The GPIO wiring given to the drivers. */
-  readonly pins: GpioPinsInput;
+  readonly pins: GpioWiring;
 
   /** Arming loop on; the camera then reads `plate` (null: a car the camera cannot read). */
   vehicleArrives(plate: string | null, options?: ArrivalOptions): Promise<CameraShot | null>;
@@ -139,11 +148,9 @@ export const SIM_PINS = {
   limitClosed: { pin: 24, activeLow: false },
 } as const satisfies Record<string, SimPinWiring>;
 
-export async function createSimLane(
-  opts: SimLaneOptions,
-): Promise<{ devices: LaneDevices; sim: SimLaneControl }> {
-  const { laneId, clock, random, logger } = opts;
-  const withLimits = opts.limitSwitches ?? true;
+/** The electrical side of a lane: GPIO bus, arm, loops, vehicles, and the safety watch on the relay. */
+function simHardware(opts: SimLaneOptions, withLimits: boolean) {
+  const { clock } = opts;
   const bus = new SimGpioBus();
   const arm = new SimArm({
     bus,
@@ -162,6 +169,7 @@ export async function createSimLane(
     timing: opts.vehicleTiming,
   });
 
+  // The one rule the lane must never break: the relay goes arm-down while the safety loop is covered.
   const violations: SafetyViolation[] = [];
   let relayDown = true;
   bus.onOutput(SIM_PINS.relay.pin, (raw) => {
@@ -171,17 +179,12 @@ export async function createSimLane(
     }
     relayDown = armDown;
   });
+  return { bus, arm, armingLoop, safetyLoop, vehicles, violations };
+}
 
-  const cameraSettings = opts.camera === false ? null : (opts.camera ?? {});
-  let serial: SimSerialBinding | null = null;
-  let camera: SimPlateCamera | null = null;
-  if (cameraSettings) {
-    serial = new SimSerialBinding(await uniqueSerialPath(`/dev/ttySIM-${laneId}-plate`));
-    camera = new SimPlateCamera({ laneId, serial, clock, random, ...cameraSettings });
-  }
-  const qr = (opts.qr ?? true) ? new SimQrScanner({ clock }) : null;
-
-  const pins: GpioPinsInput = {
+/** The GPIO wiring the drivers are configured with (SIM_PINS, limits optional). */
+function simWiring(withLimits: boolean, debounceMs: number): GpioWiring {
+  return {
     relay: SIM_PINS.relay.pin,
     relayActiveLow: SIM_PINS.relay.activeLow,
     armingLoop: SIM_PINS.armingLoop.pin,
@@ -196,34 +199,80 @@ export async function createSimLane(
           limitClosedActiveLow: SIM_PINS.limitClosed.activeLow,
         }
       : {}),
-    debounceMs: opts.debounceMs ?? 50,
+    debounceMs,
   };
+}
 
-  const devices = await createLaneDevices(
-    { gpio: 'sim', camera: serial ? 'sim' : 'none', qr: qr ? 'sim' : 'none', display: 'memory' },
-    {
-      laneId,
-      clock,
-      logger,
-      timers: clock,
-      backoff: opts.backoff,
-      sim: {
-        gpio: { factory: bus.factory(), pins },
-        ...(serial ? { camera: { binding: serial, path: serial.path, baudRate: 9600 } } : {}),
-        ...(qr ? { qr: { open: qr.open } } : {}),
-      },
+/** The camera and scanner devices, each optional. */
+async function simPeripherals(opts: SimLaneOptions) {
+  const { laneId, clock, random } = opts;
+  const cameraSettings = opts.camera === false ? null : (opts.camera ?? {});
+  let serial: SimSerialBinding | null = null;
+  let camera: SimPlateCamera | null = null;
+  if (cameraSettings) {
+    serial = new SimSerialBinding(await uniqueSerialPath(`/dev/ttySIM-${laneId}-plate`));
+    camera = new SimPlateCamera({ laneId, serial, clock, random, ...cameraSettings });
+  }
+  const qr = (opts.qr ?? true) ? new SimQrScanner({ clock }) : null;
+  return { serial, camera, qr, readDelayMs: cameraSettings?.readDelayMs ?? 200 };
+}
+
+export async function createSimLane(
+  opts: SimLaneOptions,
+): Promise<{ devices: LaneDevices; sim: SimLaneControl }> {
+  const { laneId, clock, logger } = opts;
+  const withLimits = opts.limitSwitches ?? true;
+  const hw = simHardware(opts, withLimits);
+  const peripherals = await simPeripherals(opts);
+  const { serial, qr } = peripherals;
+  const pins = simWiring(withLimits, opts.debounceMs ?? 50);
+  const libraries: SimulatedLibraries = {
+    gpio: { factory: hw.bus.factory(), pins },
+    ...(serial ? { camera: { binding: serial, path: serial.path, baudRate: 9600 } } : {}),
+    ...(qr ? { qr: { open: qr.open } } : {}),
+  };
+  const devices = await opts.drivers.open(libraries, {
+    laneId,
+    clock,
+    logger,
+    timers: clock,
+    ...(opts.backoff ? { backoff: opts.backoff } : {}),
+  });
+  const sim = simLaneControl({
+    laneId,
+    clock,
+    hw,
+    peripherals,
+    pins,
+    display: devices.display,
+    close: async () => {
+      await opts.drivers.close(devices);
+      hw.arm.close();
     },
-  );
-  if (!(devices.display instanceof MemoryDisplay)) throw new Error('sim lane expects a memory display');
-  const display = devices.display;
-  const readDelayMs = cameraSettings?.readDelayMs ?? 200;
+  });
+  return { devices, sim };
+}
+
+/** What tests and scenarios hold: the hardware's controls and observations. */
+function simLaneControl(parts: {
+  laneId: string;
+  clock: SimClockLike;
+  hw: ReturnType<typeof simHardware>;
+  peripherals: Awaited<ReturnType<typeof simPeripherals>>;
+  pins: GpioWiring;
+  display: RecordingDisplay;
+  close: () => Promise<void>;
+}): SimLaneControl {
+  const { laneId, clock, pins, display } = parts;
+  const { bus, arm, armingLoop, safetyLoop, vehicles, violations } = parts.hw;
+  const { serial, camera, qr, readDelayMs } = parts.peripherals;
 
   const capture = async (plate: string | null, options: ArrivalOptions): Promise<CameraShot | null> => {
     if (!camera || plate === null || options.unreadable) return null;
     return camera.capture(plate, options.misread === undefined ? {} : { misread: options.misread });
   };
 
-  const sim: SimLaneControl = {
+  return {
     laneId,
     bus,
     arm,
@@ -282,10 +331,6 @@ export async function createSimLane(
     disconnectQr: () => qr?.unplug(),
     reconnectQr: () => qr?.plug(),
     safetyViolations: () => violations,
-    async close() {
-      await closeLaneDevices(devices);
-      arm.close();
-    },
+    close: parts.close,
   };
-  return { devices, sim };
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { HidDeviceLike, HidOpener } from '../edge/devices/qr-scanner.js';
+import type { HidDeviceLike, HidOpener } from '../edge/devices/types.js';
 import { encodeTextAsHidReports } from '../protocol/devices.js';
 import { type SimClockLike, sleep } from './clock.js';
 

@@ -123,75 +123,87 @@ export function generateTraffic(options: TrafficOptions): VehicleScript[] {
     const qr = reservation ? (reservation.qr ?? reservation.id) : '';
     const within = (from: number, to: number) => from + random.int(Math.max(1, to - from));
     const plate = reservation?.plate ?? freshPlate();
-    let arriveAtMs: number | null;
-    let steps: VehicleStep[];
-
-    switch (kind) {
-      case 'reservation-early':
-        arriveAtMs = within(reservation!.startMs - early + MINUTE, reservation!.startMs);
-        steps = admitted(plate);
-        break;
-      case 'reservation-on-time':
-        arriveAtMs = within(
-          reservation!.startMs,
-          Math.min(reservation!.endMs, reservation!.startMs + 10 * MINUTE),
-        );
-        steps = admitted(plate);
-        break;
-      case 'reservation-late':
-        arriveAtMs = within(
-          Math.min(reservation!.endMs - MINUTE, reservation!.startMs + 30 * MINUTE),
-          reservation!.endMs - MINUTE,
-        );
-        steps = admitted(plate);
-        break;
-      case 'reservation-never':
-        arriveAtMs = null;
-        steps = [];
-        break;
-      case 'misread-then-qr':
-        arriveAtMs = within(
-          reservation!.startMs,
-          Math.min(reservation!.endMs, reservation!.startMs + 10 * MINUTE),
-        );
-        steps = [
-          { do: 'arrive', plate, misread: true },
-          { do: 'wait-for-arm', state: 'up', timeoutMs: 5_000, onTimeout: 'continue' },
-          { do: 'present-qr', text: qr },
-          WAIT_ADMIT,
-          { do: 'drive-through' },
-        ];
-        break;
-      case 'drive-up':
-        arriveAtMs = nextArrival();
-        steps = admitted(plate);
-        break;
-      case 'back-out':
-        arriveAtMs = nextArrival();
-        steps = [{ do: 'arrive', plate }, { do: 'pause', ms: 2_000 + random.int(8_000) }, { do: 'back-out' }];
-        break;
-      case 'tailgate':
-        arriveAtMs = nextArrival();
-        steps = [{ do: 'arrive', plate }, WAIT_ADMIT, { do: 'tailgate', plate: freshPlate() }];
-        break;
-      case 'barrier-fault':
-        arriveAtMs = nextArrival();
-        steps = [
-          { do: 'arrive', plate },
-          { do: 'jam-arm', jammed: true },
-          { do: 'wait-for-arm', state: 'up', timeoutMs: 15_000, onTimeout: 'continue' },
-          { do: 'jam-arm', jammed: false },
-          WAIT_ADMIT,
-          { do: 'drive-through' },
-        ];
-        break;
-    }
+    const { arriveAtMs, steps } = vehiclePlan(kind, {
+      plate,
+      reservation,
+      qr,
+      early,
+      random,
+      within,
+      nextArrival,
+      freshPlate,
+    });
     scripts.push({ id, kind, plate, reservationId: reservation?.id ?? null, arriveAtMs, steps });
   }
   // a lane serves vehicles in arrival order; no-shows go last
   return scripts.sort(
     (a, b) => (a.arriveAtMs ?? Number.POSITIVE_INFINITY) - (b.arriveAtMs ?? Number.POSITIVE_INFINITY),
   );
+}
+
+/** What the generator knows about one vehicle while planning its visit. */
+interface PlanContext {
+  plate: string;
+  reservation: ReservationSpec | null;
+  /** The QR text of the reservation ('' without one). */
+  qr: string;
+  early: number;
+  random: Random;
+  within: (from: number, to: number) => number;
+  nextArrival: () => number;
+  freshPlate: () => string;
+}
+
+/** When a vehicle of `kind` turns up and what its driver does (draws from the seeded random in order). */
+function vehiclePlan(kind: VehicleKind, c: PlanContext): { arriveAtMs: number | null; steps: VehicleStep[] } {
+  const { plate, qr, early, random, within, nextArrival, freshPlate } = c;
+  const plan = (arriveAtMs: number | null, steps: VehicleStep[]) => ({ arriveAtMs, steps });
+  // kinds that need one are only picked while a reservation is left
+  const r = c.reservation!;
+  switch (kind) {
+    case 'reservation-early':
+      return plan(within(r.startMs - early + MINUTE, r.startMs), admitted(plate));
+    case 'reservation-on-time':
+      return plan(within(r.startMs, Math.min(r.endMs, r.startMs + 10 * MINUTE)), admitted(plate));
+    case 'reservation-late':
+      return plan(
+        within(Math.min(r.endMs - MINUTE, r.startMs + 30 * MINUTE), r.endMs - MINUTE),
+        admitted(plate),
+      );
+    case 'reservation-never':
+      return plan(null, []);
+    case 'misread-then-qr':
+      return plan(within(r.startMs, Math.min(r.endMs, r.startMs + 10 * MINUTE)), [
+        { do: 'arrive', plate, misread: true },
+        { do: 'wait-for-arm', state: 'up', timeoutMs: 5_000, onTimeout: 'continue' },
+        { do: 'present-qr', text: qr },
+        WAIT_ADMIT,
+        { do: 'drive-through' },
+      ]);
+    case 'drive-up':
+      return plan(nextArrival(), admitted(plate));
+    case 'back-out': {
+      const arriveAtMs = nextArrival();
+      return plan(arriveAtMs, [
+        { do: 'arrive', plate },
+        { do: 'pause', ms: 2_000 + random.int(8_000) },
+        { do: 'back-out' },
+      ]);
+    }
+    case 'tailgate': {
+      const arriveAtMs = nextArrival();
+      return plan(arriveAtMs, [{ do: 'arrive', plate }, WAIT_ADMIT, { do: 'tailgate', plate: freshPlate() }]);
+    }
+    case 'barrier-fault':
+      return plan(nextArrival(), [
+        { do: 'arrive', plate },
+        { do: 'jam-arm', jammed: true },
+        { do: 'wait-for-arm', state: 'up', timeoutMs: 15_000, onTimeout: 'continue' },
+        { do: 'jam-arm', jammed: false },
+        WAIT_ADMIT,
+        { do: 'drive-through' },
+      ]);
+  }
 }
 
 function admitted(plate: string): VehicleStep[] {

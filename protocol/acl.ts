@@ -1,7 +1,7 @@
 import { TOPIC_ROOT } from './mqtt.js';
 
 /**
- * Who may publish and subscribe what on the sync broker (design/sync.md "Security").
+ * Who may publish and subscribe what on the sync broker (docs/architecture.md#security).
  *
  * The same rule is shipped twice: as a Mosquitto ACL file (deploy/mosquitto/acl) and as this
  * module, which the embedded broker (cloud/broker/embedded.ts) enforces. deploy/test parses the

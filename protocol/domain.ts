@@ -5,7 +5,11 @@ import { z } from 'zod';
  * unknown fields are stripped, so a newer minor version can add fields without breaking older readers.
  */
 
-export const Id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only');
+export const Id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only');
 export const LotId = Id;
 export const IsoTimestamp = z.iso.datetime({ offset: true });
 export const Currency = z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 code, e.g. EUR');
@@ -53,16 +57,31 @@ export const RateCardSchema = z.object({
 export type RateCardInput = z.input<typeof RateCardSchema>;
 
 export const LotPolicySchema = z.object({
-  maxDurationMinutes: z.number().int().min(15).max(60 * 24 * 31).default(60 * 24 * 7),
+  maxDurationMinutes: z
+    .number()
+    .int()
+    .min(15)
+    .max(60 * 24 * 31)
+    .default(60 * 24 * 7),
   bookingHorizonDays: z.number().int().min(1).max(366).default(90),
   holdMinutes: z.number().int().min(1).max(120).default(15),
-  noShowGraceMinutes: z.number().int().min(0).max(60 * 48).default(8 * 60),
+  noShowGraceMinutes: z
+    .number()
+    .int()
+    .min(0)
+    .max(60 * 48)
+    .default(8 * 60),
   earlyArrivalMinutes: z.number().int().min(0).max(240).default(15),
   exitGraceMinutes: z.number().int().min(0).max(240).default(0),
   antiPassback: z.enum(['hard', 'soft']).default('hard'),
   plateMinConfidence: z.number().min(0).max(1).default(0.8),
   /** How far ahead an online drive-up may borrow a bookable spot. */
-  overflowHorizonMinutes: z.number().int().min(15).max(60 * 24).default(4 * 60),
+  overflowHorizonMinutes: z
+    .number()
+    .int()
+    .min(15)
+    .max(60 * 24)
+    .default(4 * 60),
   overflowTimeoutMs: z.number().int().min(100).max(10_000).default(1500),
   refund: z.enum(['none', 'full_before_start']).default('none'),
 });

@@ -12,7 +12,7 @@ import {
 import { type Result, err, ok } from './result.js';
 
 /**
- * The MQTT contract between lots and the cloud (design/sync.md): topics, the envelope and
+ * The MQTT contract between lots and the cloud (docs/architecture.md#sync-protocol): topics, the envelope and
  * one body schema per topic. Both sides encode and decode only through this module.
  */
 
@@ -341,9 +341,16 @@ export function encodeMessage<C extends Channel>(
   body: BodyOf<C>,
   meta: { id: string; sentAt: string },
 ): Buffer {
-  const envelope: Envelope<C> = { v: PROTOCOL_VERSION, type: channel, id: meta.id, sentAt: meta.sentAt, body };
+  const envelope: Envelope<C> = {
+    v: PROTOCOL_VERSION,
+    type: channel,
+    id: meta.id,
+    sentAt: meta.sentAt,
+    body,
+  };
   const buf = Buffer.from(JSON.stringify(envelope));
-  if (buf.length > MAX_PAYLOAD_BYTES) throw new RangeError(`${channel} message of ${buf.length} bytes exceeds the cap`);
+  if (buf.length > MAX_PAYLOAD_BYTES)
+    throw new RangeError(`${channel} message of ${buf.length} bytes exceeds the cap`);
   return buf;
 }
 
@@ -352,7 +359,8 @@ export function decodeMessage(topic: string, payload: Uint8Array | string): Resu
   const parsedTopic = parseTopic(topic);
   if (!parsedTopic) return err({ reason: 'unknown_topic', message: 'not a parkedge topic' });
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
-  if (size > MAX_PAYLOAD_BYTES) return err({ reason: 'oversize', message: `${size} bytes > ${MAX_PAYLOAD_BYTES}` });
+  if (size > MAX_PAYLOAD_BYTES)
+    return err({ reason: 'oversize', message: `${size} bytes > ${MAX_PAYLOAD_BYTES}` });
   let raw: unknown;
   try {
     raw = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
@@ -363,12 +371,19 @@ export function decodeMessage(topic: string, payload: Uint8Array | string): Resu
   if (!env.success) return err({ reason: 'bad_envelope', message: summarize(env.error) });
   const major = Number(env.data.v.split('.')[0]);
   if (major !== PROTOCOL_MAJOR)
-    return err({ reason: 'version_unsupported', message: `protocol ${env.data.v}; this side speaks ${PROTOCOL_VERSION}` });
+    return err({
+      reason: 'version_unsupported',
+      message: `protocol ${env.data.v}; this side speaks ${PROTOCOL_VERSION}`,
+    });
   if (env.data.type !== parsedTopic.channel)
     return err({ reason: 'type_mismatch', message: `type ${env.data.type} on ${parsedTopic.channel} topic` });
   const body = BODY_BY_CHANNEL[parsedTopic.channel].safeParse(env.data.body);
   if (!body.success) return err({ reason: 'bad_body', message: summarize(body.error) });
-  return ok({ channel: parsedTopic.channel, topic: parsedTopic, message: { ...env.data, body: body.data } } as Decoded);
+  return ok({
+    channel: parsedTopic.channel,
+    topic: parsedTopic,
+    message: { ...env.data, body: body.data },
+  } as Decoded);
 }
 
 /** Parse one gate event strictly (the consumer does this after storing the loose envelope). */

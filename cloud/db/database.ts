@@ -231,7 +231,9 @@ export async function inTransaction<T>(
       ? null
       : client.query('select pg_advisory_xact_lock($1::int, $2::int)', [lock.classId | 0, lock.objectId | 0]),
   ]);
-  begun.catch(() => {}); // observed through `afterBegin`; never an unhandled rejection
+  // A failed BEGIN reaches the caller through `afterBegin` (every statement and the COMMIT wait for
+  // it); this handler only keeps the same rejection from also being reported as unhandled.
+  begun.catch(() => undefined);
   const afterBegin = <R>(p: Promise<R>) => Promise.all([begun, p]).then(([, r]) => r);
   let committed = false;
   const q: TxQueryable = {

@@ -6,7 +6,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { definePlugin } from '../plugin.js';
 
 /**
- * The per-lot change log (transactional outbox, design/sync.md "Down: booking changes"). Every
+ * The per-lot change log (transactional outbox, docs/architecture.md#down-booking-changes). Every
  * reservation change appends one entry in the same transaction; at commit a deferred trigger
  * (migration 002) gives it the lot's next gapless seq and notifies `lot_changes`, so a relay wakes
  * up at once (it also polls: a lost NOTIFY only delays).

@@ -1,4 +1,7 @@
+import type { Clock } from '../../protocol/clock.js';
 import {
+  type LotConfig,
+  LotConfigSchema,
   type LotPolicy,
   LotPolicySchema,
   RateCardSchema,
@@ -68,6 +71,8 @@ export interface LotRepository {
   create(actor: { id: string; role: Role }, body: CreateLotBody): Promise<Result<LotView, Refusal>>;
   get(lotId: string): Promise<LotRecord | null>;
   view(lotId: string): Promise<LotView | null>;
+  /** The lot's configuration for its edge (spots by id), with its version; validated. */
+  config(lotId: string): Promise<{ version: number; lot: LotConfig } | null>;
   list(q: { lat?: number; lng?: number; radiusKm?: number; limit: number }): Promise<LotSummaryRecord[]>;
   patch(lotId: string, patch: LotPatch): Promise<LotView | null>;
   /** Operators and attendants of the lot. */
@@ -76,108 +81,158 @@ export interface LotRepository {
 }
 
 const LOT_COLS = 'id, name, time_zone, lat, lng, rates, policy, base_slot, version';
+const LOT_SQL = `select ${LOT_COLS} from lots where id = $1`;
+/** Spots as the HTTP view lists them, and as the edge's config carries them. */
+const VIEW_SPOTS_SQL =
+  'select id, label, level, type, pool from spots where lot_id = $1 order by level, label';
+const CONFIG_SPOTS_SQL = 'select id, label, level, type, pool from spots where lot_id = $1 order by id';
 const LOT_CACHE_MS = 1000;
+const LOT_CACHE_MAX = 10_000;
 
-export function createLotRepository(deps: {
-  db: Database;
-  clock: { now(): number };
-  random: Random;
-}): LotRepository {
-  const { db } = deps;
-  /**
-   * Lot records for the hot paths (capacity, reserve), kept for a second. A change made here is
-   * seen at once; one made on another instance within a second. Wall time on purpose: this is a
-   * cache lifetime, not domain time.
-   */
-  const cache = new Map<string, { lot: LotRecord; until: number }>();
-
-  async function view(lotId: string): Promise<LotView | null> {
-    const rows = await db.rows<LotRow>(`select ${LOT_COLS} from lots where id = $1`, [lotId]);
-    if (rows[0] === undefined) return null;
-    const lot = toRecord(rows[0]);
-    const spots = await db.rows<Spot>(
-      'select id, label, level, type, pool from spots where lot_id = $1 order by level, label',
-      [lotId],
-    );
-    return {
-      id: lot.id,
-      name: lot.name,
-      timeZone: lot.timeZone,
-      location: lot.location,
-      rates: lot.rates,
-      policy: lot.policy,
-      spots: spots.map((s) => SpotSchema.parse(s)),
-      version: lot.version,
-    };
-  }
-
+/** The lot's configuration as the protocol spells it: the one mapping for the HTTP view and the edge. */
+export function lotConfigOf(lot: LotRecord, spots: Spot[]): LotConfig {
   return {
-    async create(actor, body) {
-      const id = body.id ?? newId(deps.random);
-      const now = deps.clock.now();
-      try {
-        await db.tx(async (q) => {
-          await q.query(
-            `insert into lots (id, name, time_zone, lat, lng, rates, policy, base_slot, created_by, created_at, updated_at)
+    id: lot.id,
+    name: lot.name,
+    timeZone: lot.timeZone,
+    location: lot.location,
+    rates: lot.rates,
+    policy: lot.policy,
+    spots,
+  };
+}
+
+interface LotsEnv {
+  db: Database;
+  clock: Clock;
+  random: Random;
+  /**
+   * Lot records for the hot paths (capacity, reserve), kept for a second of the injected clock. A
+   * change made here is seen at once; one made on another instance within a second.
+   */
+  cache: Map<string, { lot: LotRecord; at: number }>;
+}
+
+export function createLotRepository(deps: { db: Database; clock: Clock; random: Random }): LotRepository {
+  const env: LotsEnv = { ...deps, cache: new Map() };
+  return {
+    create: (actor, body) => createLot(env, actor, body),
+    get: (lotId) => getLot(env, lotId),
+    view: (lotId) => viewLot(env.db, lotId),
+    config: (lotId) => lotConfig(env, lotId),
+    list: (query) => listLots(env.db, query),
+    patch: (lotId, patch) => patchLot(env, lotId, patch),
+    async isStaff(lotId, userId) {
+      const rows = await env.db.rows('select 1 from lot_staff where lot_id = $1 and user_id = $2', [
+        lotId,
+        userId,
+      ]);
+      return rows.length > 0;
+    },
+    async addStaff(lotId, userId) {
+      await env.db.rows('insert into lot_staff (lot_id, user_id) values ($1, $2) on conflict do nothing', [
+        lotId,
+        userId,
+      ]);
+    },
+  };
+}
+
+async function viewLot(db: Database, lotId: string): Promise<LotView | null> {
+  const rows = await db.rows<LotRow>(LOT_SQL, [lotId]);
+  if (rows[0] === undefined) return null;
+  const lot = toRecord(rows[0]);
+  const spots = await db.rows<Spot>(VIEW_SPOTS_SQL, [lotId]);
+  return {
+    ...lotConfigOf(
+      lot,
+      spots.map((s) => SpotSchema.parse(s)),
+    ),
+    version: lot.version,
+  };
+}
+
+async function getLot(env: LotsEnv, lotId: string): Promise<LotRecord | null> {
+  const { cache } = env;
+  const now = env.clock.now();
+  const hit = cache.get(lotId);
+  // A clock set back (tests, simulations) does not stretch an entry's life.
+  if (hit !== undefined && now >= hit.at && now < hit.at + LOT_CACHE_MS) return hit.lot;
+  const rows = await env.db.rows<LotRow>(LOT_SQL, [lotId]);
+  const lot = rows[0] ? toRecord(rows[0]) : null;
+  if (lot !== null) {
+    if (cache.size > LOT_CACHE_MAX) cache.clear();
+    cache.set(lotId, { lot, at: now });
+  }
+  return lot;
+}
+
+async function lotConfig(env: LotsEnv, lotId: string): Promise<{ version: number; lot: LotConfig } | null> {
+  const lot = await getLot(env, lotId);
+  if (lot === null) return null;
+  const spots = await env.db.rows<Spot>(CONFIG_SPOTS_SQL, [lotId]);
+  return { version: lot.version, lot: LotConfigSchema.parse(lotConfigOf(lot, spots)) };
+}
+
+async function createLot(
+  env: LotsEnv,
+  actor: { id: string; role: Role },
+  body: CreateLotBody,
+): Promise<Result<LotView, Refusal>> {
+  const id = body.id ?? newId(env.random);
+  const now = env.clock.now();
+  try {
+    await env.db.tx(async (q) => {
+      await q.query(
+        `insert into lots (id, name, time_zone, lat, lng, rates, policy, base_slot, created_by, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
-            [
-              id,
-              body.name,
-              body.timeZone,
-              body.location.lat,
-              body.location.lng,
-              JSON.stringify(body.rates),
-              JSON.stringify(body.policy),
-              slotOf(now),
-              actor.id,
-              toIso(now),
-            ],
-          );
-          await q.query(
-            `insert into spots (lot_id, id, label, level, type, pool)
+        [
+          id,
+          body.name,
+          body.timeZone,
+          body.location.lat,
+          body.location.lng,
+          JSON.stringify(body.rates),
+          JSON.stringify(body.policy),
+          slotOf(now),
+          actor.id,
+          toIso(now),
+        ],
+      );
+      await q.query(
+        `insert into spots (lot_id, id, label, level, type, pool)
              select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])`,
-            [
-              id,
-              body.spots.map((s) => s.id),
-              body.spots.map((s) => s.label),
-              body.spots.map((s) => s.level),
-              body.spots.map((s) => s.type),
-              body.spots.map((s) => s.pool),
-            ],
-          );
-          await q.query('insert into lot_seq (lot_id) values ($1)', [id]);
-          if (actor.role === 'operator' || actor.role === 'attendant') {
-            await q.query('insert into lot_staff (lot_id, user_id) values ($1, $2)', [id, actor.id]);
-          }
-        });
-      } catch (e) {
-        if (pgCode(e) === '23505')
-          return refuse(409, 'lot_exists', `a lot with id ${id} exists`, { field: 'id' });
-        throw e;
+        [
+          id,
+          body.spots.map((s) => s.id),
+          body.spots.map((s) => s.label),
+          body.spots.map((s) => s.level),
+          body.spots.map((s) => s.type),
+          body.spots.map((s) => s.pool),
+        ],
+      );
+      await q.query('insert into lot_seq (lot_id) values ($1)', [id]);
+      if (actor.role === 'operator' || actor.role === 'attendant') {
+        await q.query('insert into lot_staff (lot_id, user_id) values ($1, $2)', [id, actor.id]);
       }
-      const created = await view(id);
-      if (created === null) throw new Error('lot vanished after creation');
-      return ok(created);
-    },
+    });
+  } catch (e) {
+    if (pgCode(e) === '23505')
+      return refuse(409, 'lot_exists', `a lot with id ${id} exists`, { field: 'id' });
+    throw e;
+  }
+  const created = await viewLot(env.db, id);
+  if (created === null) throw new Error('lot vanished after creation');
+  return ok(created);
+}
 
-    async get(lotId) {
-      const now = Date.now();
-      const hit = cache.get(lotId);
-      if (hit !== undefined && hit.until > now) return hit.lot;
-      const rows = await db.rows<LotRow>(`select ${LOT_COLS} from lots where id = $1`, [lotId]);
-      const lot = rows[0] ? toRecord(rows[0]) : null;
-      if (lot !== null) {
-        if (cache.size > 10_000) cache.clear();
-        cache.set(lotId, { lot, until: now + LOT_CACHE_MS });
-      }
-      return lot;
-    },
-
-    view,
-
-    async list({ lat, lng, radiusKm, limit }) {
-      const rows = await db.rows<LotRow & { distance_km: number | null; bookable: number }>(
-        `select * from (
+async function listLots(
+  db: Database,
+  query: { lat?: number; lng?: number; radiusKm?: number; limit: number },
+): Promise<LotSummaryRecord[]> {
+  const { lat, lng, radiusKm, limit } = query;
+  const rows = await db.rows<LotRow & { distance_km: number | null; bookable: number }>(
+    `select * from (
            select ${LOT_COLS},
              (select count(*) from spots s where s.lot_id = l.id and s.pool = 'bookable')::int as bookable,
              case when $1::float8 is null then null else
@@ -189,60 +244,43 @@ export function createLotRepository(deps: {
          where $3::float8 is null or distance_km <= $3::float8
          order by distance_km nulls last, name, id
          limit $4`,
-        [lat ?? null, lng ?? null, radiusKm ?? null, limit],
-      );
-      return rows.map((r) => {
-        const lot = toRecord(r);
-        return {
-          id: lot.id,
-          name: lot.name,
-          timeZone: lot.timeZone,
-          location: lot.location,
-          rates: lot.rates,
-          distanceKm: r.distance_km === null ? null : Math.round(r.distance_km * 1000) / 1000,
-          bookableSpots: r.bookable,
-        };
-      });
-    },
+    [lat ?? null, lng ?? null, radiusKm ?? null, limit],
+  );
+  return rows.map((r) => {
+    const lot = toRecord(r);
+    return {
+      id: lot.id,
+      name: lot.name,
+      timeZone: lot.timeZone,
+      location: lot.location,
+      rates: lot.rates,
+      distanceKm: r.distance_km === null ? null : Math.round(r.distance_km * 1000) / 1000,
+      bookableSpots: r.bookable,
+    };
+  });
+}
 
-    async patch(lotId, patch) {
-      const found = await db.tx(async (q) => {
-        const rows = (await q.query<LotRow>(`select ${LOT_COLS} from lots where id = $1 for update`, [lotId]))
-          .rows;
-        if (rows[0] === undefined) return false;
-        const lot = toRecord(rows[0]);
-        const policy = LotPolicySchema.parse({ ...lot.policy, ...patch.policy });
-        await q.query(
-          `update lots set name = $2, rates = $3, policy = $4, version = version + 1, updated_at = $5 where id = $1`,
-          [
-            lotId,
-            patch.name ?? lot.name,
-            JSON.stringify(patch.rates ?? lot.rates),
-            JSON.stringify(policy),
-            toIso(deps.clock.now()),
-          ],
-        );
-        return true;
-      });
-      cache.delete(lotId);
-      return found ? view(lotId) : null;
-    },
-
-    async isStaff(lotId, userId) {
-      const rows = await db.rows('select 1 from lot_staff where lot_id = $1 and user_id = $2', [
+async function patchLot(env: LotsEnv, lotId: string, patch: LotPatch): Promise<LotView | null> {
+  const found = await env.db.tx(async (q) => {
+    const rows = (await q.query<LotRow>(`select ${LOT_COLS} from lots where id = $1 for update`, [lotId]))
+      .rows;
+    if (rows[0] === undefined) return false;
+    const lot = toRecord(rows[0]);
+    const policy = LotPolicySchema.parse({ ...lot.policy, ...patch.policy });
+    await q.query(
+      `update lots set name = $2, rates = $3, policy = $4, version = version + 1, updated_at = $5 where id = $1`,
+      [
         lotId,
-        userId,
-      ]);
-      return rows.length > 0;
-    },
-
-    async addStaff(lotId, userId) {
-      await db.rows('insert into lot_staff (lot_id, user_id) values ($1, $2) on conflict do nothing', [
-        lotId,
-        userId,
-      ]);
-    },
-  };
+        patch.name ?? lot.name,
+        JSON.stringify(patch.rates ?? lot.rates),
+        JSON.stringify(policy),
+        toIso(env.clock.now()),
+      ],
+    );
+    return true;
+  });
+  env.cache.delete(lotId);
+  return found ? viewLot(env.db, lotId) : null;
 }
 
 declare module 'fastify' {

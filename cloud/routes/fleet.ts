@@ -8,7 +8,7 @@ import type { CommandInput } from '../sync/commands.js';
 import type { CommandRecord, PresenceRecord } from '../sync/ports.js';
 
 /**
- * Operator API for the fleet (design/sync.md "Presence and health"): lot presence and heartbeat
+ * Operator API for the fleet (docs/architecture.md#presence-and-health): lot presence and heartbeat
  * (last seen, clock skew, outbox depth, versions, connectivity) and operator commands to a lot.
  * Registered by the app with `{ sync }`: the running CloudSync, or a getter for it (sync starts after
  * the app is ready, since it is built from the app's repositories); 503 until it is there.

@@ -10,21 +10,38 @@ export type CommandInput =
 /** Publishes on down/command with the original send time (the edge refuses stale commands by it). */
 export type SendCommand = (lotId: string, command: BodyOf<'command'>, sentAt: string) => Promise<void>;
 
+export interface CommandPublisherOptions {
+  store: SyncStore;
+  send: SendCommand;
+  clock: Clock;
+  logger: Logger;
+  newId: () => string;
+  /** Unacknowledged commands younger than this are republished when their lot comes back. */
+  republishWindowMs: number;
+}
+
 /**
- * Operator commands to a lot (design/sync.md: down/command, acknowledged by the edge's command_ack
+ * Operator commands to a lot (docs/architecture.md#commands: down/command, acknowledged by the edge's command_ack
  * gate event, which `effects.ts` records on lot_commands). Stored first, then published; unacknowledged
  * recent commands are republished when the lot comes back online (the edge dedupes by commandId and
  * refuses commands older than its bound, so a late "open lane" never fires).
  */
 export class CommandPublisher {
-  constructor(
-    private readonly store: SyncStore,
-    private readonly send: SendCommand,
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-    private readonly newId: () => string,
-    private readonly republishWindowMs: number,
-  ) {}
+  private readonly store: SyncStore;
+  private readonly send: SendCommand;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly newId: () => string;
+  private readonly republishWindowMs: number;
+
+  constructor(options: CommandPublisherOptions) {
+    this.store = options.store;
+    this.send = options.send;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.newId = options.newId;
+    this.republishWindowMs = options.republishWindowMs;
+  }
 
   async sendCommand(lotId: string, input: CommandInput): Promise<CommandRecord> {
     const commandId = this.newId();
@@ -44,7 +61,10 @@ export class CommandPublisher {
   async republishPending(lotId: string): Promise<number> {
     const since = new Date(this.clock.now() - this.republishWindowMs).toISOString();
     const pending = await this.store.unackedCommands(lotId, since);
-    for (const c of pending) await this.send(lotId, c.body, c.sentAt).catch(() => {});
+    for (const c of pending)
+      await this.send(lotId, c.body, c.sentAt).catch((error: unknown) =>
+        this.logger.warn({ err: error, lotId, commandId: c.commandId }, 'command not republished'),
+      );
     if (pending.length > 0)
       this.logger.info({ lotId, count: pending.length }, 'unacknowledged commands republished');
     return pending.length;

@@ -37,8 +37,12 @@ export class ConfigPublisher {
 
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
-    if (this.#stopWatch) await this.#stopWatch().catch(() => {});
-    await this.#running?.catch(() => {});
+    if (this.#stopWatch)
+      await this.#stopWatch().catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'config watch did not stop cleanly'),
+      );
+    // #running never rejects: sync() logs its failures.
+    await this.#running;
   }
 
   /** Forget what was published (broker reconnect) and publish everything again. */

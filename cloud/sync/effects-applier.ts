@@ -128,7 +128,10 @@ export class EffectsApplier {
         claim = renewed;
       }
     } finally {
-      await this.store.releaseEffects(lotId, this.owner).catch(() => {});
+      // The lease expires on its own; a failed release only delays another instance.
+      await this.store
+        .releaseEffects(lotId, this.owner)
+        .catch((error: unknown) => this.logger.warn({ err: error, lotId }, 'effects lease not released'));
     }
   }
 }

@@ -6,7 +6,7 @@ import type { EventEffects, ReservationEffects, Sql, WireEvent } from './ports.j
 const EFFECTFUL = new Set(['entry', 'exit', 'cash_payment', 'unable_to_collect', 'command_ack']);
 
 /**
- * What each gate event does in the cloud (design/sync.md "Up: gate events"), applied by the
+ * What each gate event does in the cloud (docs/architecture.md#up-gate-events), applied by the
  * EffectsApplier in eventId order after the event is stored. Each effect is idempotent per
  * (lot, eventId): reservation effects through the fact key `edge:<eventId>`, the sync tables through
  * their (lot_id, event_id) keys. Every statement is scoped to the lot the event arrived from (the

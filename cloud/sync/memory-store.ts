@@ -1,3 +1,4 @@
+import type { Clock } from '../../protocol/clock.js';
 import type {
   CommandRecord,
   EffectsClaim,
@@ -25,6 +26,9 @@ export class MemorySyncStore implements SyncStore {
   readonly effectsUpTo = new Map<string, number>();
   readonly leases = new Map<string, { owner: string; until: number }>();
 
+  /** The clock leases are measured on (the same one the cloud sync runs on). */
+  constructor(private readonly clock: Clock) {}
+
   async storeEvents(lotId: string, events: readonly WireEvent[]): Promise<StoreEventsResult> {
     let lot = this.events.get(lotId);
     if (!lot) {
@@ -51,8 +55,9 @@ export class MemorySyncStore implements SyncStore {
 
   async claimEffects(lotId: string, owner: string, leaseMs: number): Promise<EffectsClaim | null> {
     const lease = this.leases.get(lotId);
-    if (lease && lease.owner !== owner && lease.until > Date.now()) return null;
-    this.leases.set(lotId, { owner, until: Date.now() + leaseMs });
+    const now = this.clock.now();
+    if (lease && lease.owner !== owner && lease.until > now) return null;
+    this.leases.set(lotId, { owner, until: now + leaseMs });
     return { appliedUpTo: this.effectsUpTo.get(lotId) ?? 0, storedUpTo: this.watermarks.get(lotId) ?? 0 };
   }
 

@@ -1,35 +1,14 @@
 import type { Reservation } from '../../protocol/domain.js';
+import type { Database } from '../db/database.js';
 import type {
   CommandRecord,
   EffectsClaim,
   OverflowRow,
   PresenceRecord,
-  Sql,
-  SqlPool,
   StoreEventsResult,
   SyncStore,
   WireEvent,
 } from './ports.js';
-
-/** Runs fn in one transaction on one pooled connection. */
-export async function withTx<T>(pool: SqlPool, fn: (tx: Sql) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    client.release();
-    return result;
-  } catch (error) {
-    try {
-      await client.query('ROLLBACK');
-      client.release();
-    } catch {
-      client.release(true);
-    }
-    throw error;
-  }
-}
 
 /** How many stored ids the watermark walk reads per query. */
 const WALK_CHUNK = 5000;
@@ -42,9 +21,12 @@ const iso = (v: unknown): string | null =>
       : new Date(String(v)).toISOString();
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-/** The sync-owned tables of migration 050 on PostgreSQL. All values go in as parameters. */
+/**
+ * The sync-owned tables of migration 004 on PostgreSQL, through the cloud's one database handle
+ * (its transactions, its pool). All values go in as parameters.
+ */
 export class PgSyncStore implements SyncStore {
-  constructor(private readonly pool: SqlPool) {}
+  constructor(private readonly db: Pick<Database, 'tx' | 'pooled'>) {}
 
   /**
    * One transaction per batch, serialised per lot by the watermark row lock: insert what is new
@@ -52,12 +34,12 @@ export class PgSyncStore implements SyncStore {
    * Effects run later (EffectsApplier), in order, idempotently.
    */
   async storeEvents(lotId: string, events: readonly WireEvent[]): Promise<StoreEventsResult> {
-    return withTx(this.pool, async (tx) => {
+    return this.db.tx(async (tx) => {
       await tx.query(
         'INSERT INTO lot_event_watermark (lot_id, upto) VALUES ($1, 0) ON CONFLICT (lot_id) DO NOTHING',
         [lotId],
       );
-      const { rows: wm } = await tx.query<{ upto: string }>(
+      const { rows: wm } = await tx.query<{ upto: number }>(
         'SELECT upto FROM lot_event_watermark WHERE lot_id = $1 FOR UPDATE',
         [lotId],
       );
@@ -76,7 +58,7 @@ export class PgSyncStore implements SyncStore {
       // Walk the contiguous run above the watermark (usually just this batch).
       let upTo = before;
       for (;;) {
-        const { rows } = await tx.query<{ event_id: string }>(
+        const { rows } = await tx.query<{ event_id: number }>(
           `SELECT event_id FROM gate_events WHERE lot_id = $1 AND event_id > $2 AND event_id <= $3 ORDER BY event_id`,
           [lotId, upTo, upTo + WALK_CHUNK],
         );
@@ -99,14 +81,14 @@ export class PgSyncStore implements SyncStore {
   }
 
   async effectsBacklog(): Promise<string[]> {
-    const { rows } = await this.pool.query<{ lot_id: string }>(
+    const { rows } = await this.db.pooled.query<{ lot_id: string }>(
       'SELECT lot_id FROM lot_event_watermark WHERE effects_upto < upto ORDER BY lot_id LIMIT 1000',
     );
     return rows.map((r) => r.lot_id);
   }
 
   async claimEffects(lotId: string, owner: string, leaseMs: number): Promise<EffectsClaim | null> {
-    const { rows } = await this.pool.query<{ upto: string; effects_upto: string }>(
+    const { rows } = await this.db.pooled.query<{ upto: number; effects_upto: number }>(
       `UPDATE lot_event_watermark SET lease_owner = $2, lease_until = now() + make_interval(secs => $3::double precision / 1000)
         WHERE lot_id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now())
         RETURNING upto, effects_upto`,
@@ -117,7 +99,7 @@ export class PgSyncStore implements SyncStore {
   }
 
   async storedEvents(lotId: string, after: number, upTo: number, limit: number): Promise<WireEvent[]> {
-    const { rows } = await this.pool.query<{ body: WireEvent }>(
+    const { rows } = await this.db.pooled.query<{ body: WireEvent }>(
       'SELECT body FROM gate_events WHERE lot_id = $1 AND event_id > $2 AND event_id <= $3 ORDER BY event_id LIMIT $4',
       [lotId, after, upTo, limit],
     );
@@ -130,8 +112,8 @@ export class PgSyncStore implements SyncStore {
     upTo: number,
     errors: ReadonlyArray<{ eventId: number; error: string }>,
   ): Promise<void> {
-    await withTx(this.pool, async (tx) => {
-      const { rows } = await tx.query<{ effects_upto: string }>(
+    await this.db.tx(async (tx) => {
+      const { rows } = await tx.query<{ effects_upto: number }>(
         'SELECT effects_upto FROM lot_event_watermark WHERE lot_id = $1 AND lease_owner = $2 FOR UPDATE',
         [lotId, owner],
       );
@@ -157,14 +139,14 @@ export class PgSyncStore implements SyncStore {
   }
 
   async releaseEffects(lotId: string, owner: string): Promise<void> {
-    await this.pool.query(
+    await this.db.pooled.query(
       'UPDATE lot_event_watermark SET lease_owner = NULL, lease_until = NULL WHERE lot_id = $1 AND lease_owner = $2',
       [lotId, owner],
     );
   }
 
   async watermark(lotId: string): Promise<number> {
-    const { rows } = await this.pool.query<{ upto: string }>(
+    const { rows } = await this.db.pooled.query<{ upto: number }>(
       'SELECT upto FROM lot_event_watermark WHERE lot_id = $1',
       [lotId],
     );
@@ -172,7 +154,7 @@ export class PgSyncStore implements SyncStore {
   }
 
   async relayCursor(lotId: string): Promise<number | null> {
-    const { rows } = await this.pool.query<{ published_seq: string }>(
+    const { rows } = await this.db.pooled.query<{ published_seq: number }>(
       'SELECT published_seq FROM lot_relay_cursor WHERE lot_id = $1',
       [lotId],
     );
@@ -180,7 +162,7 @@ export class PgSyncStore implements SyncStore {
   }
 
   async setRelayCursor(lotId: string, seq: number): Promise<void> {
-    await this.pool.query(
+    await this.db.pooled.query(
       `INSERT INTO lot_relay_cursor (lot_id, published_seq) VALUES ($1, $2)
        ON CONFLICT (lot_id) DO UPDATE SET published_seq = GREATEST(lot_relay_cursor.published_seq, EXCLUDED.published_seq),
          updated_at = now()`,
@@ -189,7 +171,7 @@ export class PgSyncStore implements SyncStore {
   }
 
   async upsertPresence(p: PresenceRecord): Promise<void> {
-    await this.pool.query(
+    await this.db.pooled.query(
       `INSERT INTO lot_presence (lot_id, state, last_seen, edge_clock, skew_ms, skew_alarm, edge_version,
          protocol_version, protocol_supported, last_applied_seq, last_event_id, outbox_depth, config_version,
          occupancy, lanes, updated_at)
@@ -231,7 +213,7 @@ export class PgSyncStore implements SyncStore {
   }
 
   async markProtocolRefused(lotId: string, version: string, atIso: string): Promise<void> {
-    await this.pool.query(
+    await this.db.pooled.query(
       `INSERT INTO lot_presence (lot_id, state, last_seen, protocol_version, protocol_supported)
        VALUES ($1, 'online', $3, $2, false)
        ON CONFLICT (lot_id) DO UPDATE SET protocol_version = EXCLUDED.protocol_version, protocol_supported = false,
@@ -241,7 +223,7 @@ export class PgSyncStore implements SyncStore {
   }
 
   async presence(lotId?: string): Promise<PresenceRecord[]> {
-    const { rows } = await this.pool.query<Record<string, unknown>>(
+    const { rows } = await this.db.pooled.query<Record<string, unknown>>(
       lotId === undefined
         ? 'SELECT * FROM lot_presence ORDER BY lot_id'
         : 'SELECT * FROM lot_presence WHERE lot_id = $1',
@@ -267,13 +249,13 @@ export class PgSyncStore implements SyncStore {
   }
 
   async claimOverflow(lotId: string, correlationId: string): Promise<OverflowRow | null> {
-    const ins = await this.pool.query(
+    const ins = await this.db.pooled.query(
       `INSERT INTO lot_overflow_requests (lot_id, correlation_id, state) VALUES ($1, $2, 'pending')
        ON CONFLICT (lot_id, correlation_id) DO NOTHING`,
       [lotId, correlationId],
     );
     if ((ins.rowCount ?? 0) > 0) return null;
-    const { rows } = await this.pool.query<{
+    const { rows } = await this.db.pooled.query<{
       state: OverflowRow['state'];
       reservation: Reservation | null;
       reservation_id: string | null;
@@ -297,7 +279,7 @@ export class PgSyncStore implements SyncStore {
     const reservation = row.state === 'granted' ? row.reservation : null;
     const reservationId =
       row.state === 'granted' ? row.reservation.id : row.state === 'cancelled' ? row.reservationId : null;
-    await this.pool.query(
+    await this.db.pooled.query(
       `INSERT INTO lot_overflow_requests (lot_id, correlation_id, state, reservation_id, reservation, reason)
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (lot_id, correlation_id) DO UPDATE SET state = EXCLUDED.state,
@@ -316,14 +298,14 @@ export class PgSyncStore implements SyncStore {
   }
 
   async insertCommand(c: Omit<CommandRecord, 'ackedAt' | 'ok' | 'detail'>): Promise<void> {
-    await this.pool.query(
+    await this.db.pooled.query(
       `INSERT INTO lot_commands (command_id, lot_id, kind, body, sent_at, created_by) VALUES ($1,$2,$3,$4,$5,$6)`,
       [c.commandId, c.lotId, c.body.kind, JSON.stringify(c.body), c.sentAt, c.createdBy],
     );
   }
 
   async commands(lotId: string, limit: number): Promise<CommandRecord[]> {
-    const { rows } = await this.pool.query<Record<string, unknown>>(
+    const { rows } = await this.db.pooled.query<Record<string, unknown>>(
       'SELECT * FROM lot_commands WHERE lot_id = $1 ORDER BY sent_at DESC LIMIT $2',
       [lotId, limit],
     );
@@ -331,7 +313,7 @@ export class PgSyncStore implements SyncStore {
   }
 
   async unackedCommands(lotId: string, sinceIso: string): Promise<CommandRecord[]> {
-    const { rows } = await this.pool.query<Record<string, unknown>>(
+    const { rows } = await this.db.pooled.query<Record<string, unknown>>(
       'SELECT * FROM lot_commands WHERE lot_id = $1 AND acked_at IS NULL AND sent_at >= $2 ORDER BY sent_at',
       [lotId, sinceIso],
     );

@@ -6,7 +6,7 @@ import type { Change, CommandBody, ConfigBody, GateEvent, StatusBody } from '../
 
 /**
  * The ports the cloud sync engines talk through. `repo-adapter.ts` binds them to the cloud's
- * repositories; `pg-store.ts` implements the sync-owned tables (migration 050); tests use fakes.
+ * repositories; `pg-store.ts` implements the sync-owned tables (migration 004); tests use fakes.
  */
 
 /** The slice of node-postgres the sync code uses (pg.Pool / pg.PoolClient satisfy it). */

@@ -14,22 +14,36 @@ export interface PresenceEvents {
   version_skew: [{ lotId: string; protocolVersion: string }];
 }
 
+export interface PresenceTrackerOptions {
+  store: SyncStore;
+  clock: Clock;
+  logger: Logger;
+  metrics: CloudSyncMetrics;
+  /** |edge clock − cloud clock| above this raises the skew alarm. */
+  skewAlarmMs: number;
+}
+
 /**
  * Lot presence and health from the retained status, the heartbeats and the last will
- * (design/sync.md "Presence and health"). Kept in memory for this instance and written to lot_presence
+ * (docs/architecture.md#presence-and-health). Kept in memory for this instance and written to lot_presence
  * for the fleet API (every instance sees every status: status is a plain, not shared, subscription).
  */
 export class PresenceTracker extends EventEmitter<PresenceEvents> {
   readonly #state = new Map<string, 'online' | 'offline'>();
 
-  constructor(
-    private readonly store: SyncStore,
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-    private readonly metrics: CloudSyncMetrics,
-    private readonly skewAlarmMs: number,
-  ) {
+  private readonly store: SyncStore;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly metrics: CloudSyncMetrics;
+  private readonly skewAlarmMs: number;
+
+  constructor(options: PresenceTrackerOptions) {
     super();
+    this.store = options.store;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.skewAlarmMs = options.skewAlarmMs;
   }
 
   stateOf(lotId: string): 'online' | 'offline' | null {

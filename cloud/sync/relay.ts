@@ -11,6 +11,15 @@ export interface RelayOptions {
 /** Publishes one batch of one lot's changes on down/changes with QoS 1; resolves on PUBACK. */
 export type PublishChanges = (lotId: string, changes: Change[]) => Promise<void>;
 
+export interface ChangeRelayDeps extends RelayOptions {
+  changeLog: ChangeLog;
+  store: SyncStore;
+  publish: PublishChanges;
+  logger: Logger;
+  /** LISTEN lot_changes and the leader lock; without it the relay polls and always leads. */
+  notifications?: ChangeNotifications;
+}
+
 interface LotState {
   published: number;
   known: number;
@@ -19,7 +28,7 @@ interface LotState {
 }
 
 /**
- * The change-log relay (design/sync.md "Down: booking changes"): publishes each lot's log in seq order,
+ * The change-log relay (docs/architecture.md#down-booking-changes): publishes each lot's log in seq order,
  * woken by LISTEN lot_changes, polling as the fallback. At least once: the published seq is kept in
  * memory and persisted after each batch, and the edge drops what it already has by seq. When several
  * cloud instances run, the one holding the leader lock relays; the others stand by.
@@ -33,14 +42,21 @@ export class ChangeRelay {
   #stopped = false;
   published = 0;
 
-  constructor(
-    private readonly log: ChangeLog,
-    private readonly store: SyncStore,
-    private readonly publish: PublishChanges,
-    private readonly logger: Logger,
-    private readonly options: RelayOptions,
-    private readonly notifications?: ChangeNotifications,
-  ) {}
+  private readonly log: ChangeLog;
+  private readonly store: SyncStore;
+  private readonly publish: PublishChanges;
+  private readonly logger: Logger;
+  private readonly options: RelayOptions;
+  private readonly notifications: ChangeNotifications | undefined;
+
+  constructor(deps: ChangeRelayDeps) {
+    this.log = deps.changeLog;
+    this.store = deps.store;
+    this.publish = deps.publish;
+    this.logger = deps.logger;
+    this.options = { pollMs: deps.pollMs, batch: deps.batch };
+    this.notifications = deps.notifications;
+  }
 
   get isLeader(): boolean {
     return this.#leader;
@@ -65,8 +81,12 @@ export class ChangeRelay {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    if (this.#stopListening) await this.#stopListening().catch(() => {});
-    await Promise.all([...this.#lots.values()].map((s) => s.running?.catch(() => {})));
+    if (this.#stopListening)
+      await this.#stopListening().catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'LISTEN did not stop cleanly'),
+      );
+    // A lot's `running` never rejects: wake() logs pump failures.
+    await Promise.all([...this.#lots.values()].map((s) => s.running));
   }
 
   /** The broker link is back: publish whatever accumulated. */

@@ -3,15 +3,11 @@ import pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../../protocol/clock.js';
 import { publicEntryOf, signingKeyFromPem } from '../../protocol/credential.js';
-import {
-  ACTIVE_STATUSES,
-  LotConfigSchema,
-  type Reservation,
-  type ReservationStatus,
-  type VehicleType,
-} from '../../protocol/domain.js';
+import { ACTIVE_STATUSES } from '../../protocol/domain.js';
 import type { Logger } from '../../protocol/logger.js';
 import { ConfigBody } from '../../protocol/mqtt.js';
+import type { Queryable } from '../db/database.js';
+import { CORE_COLS, type ReservationCoreRow, toReservation } from '../repositories/reservations.js';
 import { type CloudSync, startCloudSync } from './index.js';
 import { PgSyncStore } from './pg-store.js';
 import type {
@@ -24,7 +20,8 @@ import type {
   OverflowAsk,
   OverflowBooking,
   ReservationEffects,
-  SqlPool,
+  Sql,
+  SqlResult,
 } from './ports.js';
 
 /**
@@ -32,35 +29,6 @@ import type {
  * tables. Reads of the cloud's tables here are plain parameterised SELECTs; every write to them goes
  * through the cloud's repository functions.
  */
-
-interface ReservationRowLite {
-  id: string;
-  lot_id: string;
-  spot_id: string;
-  spot_label: string;
-  vehicle_type: VehicleType;
-  plate: string;
-  start_at: Date;
-  end_at: Date;
-  status: ReservationStatus;
-  kind: 'booking' | 'driveup';
-  price_amount: number | string;
-  currency: string;
-}
-
-const toReservation = (r: ReservationRowLite): Reservation => ({
-  id: r.id,
-  lotId: r.lot_id,
-  spotId: r.spot_id,
-  spotLabel: r.spot_label,
-  vehicleType: r.vehicle_type,
-  plate: r.plate,
-  start: new Date(r.start_at).toISOString(),
-  end: new Date(r.end_at).toISOString(),
-  status: r.status,
-  kind: r.kind,
-  price: { amount: Number(r.price_amount), currency: r.currency },
-});
 
 export function changeLogPort(app: FastifyInstance): ChangeLog {
   const { db } = app;
@@ -92,8 +60,8 @@ export function changeLogPort(app: FastifyInstance): ChangeLog {
         const head = await q.query<{ seq: number | string }>('select seq from lot_seq where lot_id = $1', [
           lotId,
         ]);
-        const rows = await q.query<ReservationRowLite>(
-          `select id, lot_id, spot_id, spot_label, vehicle_type, plate, start_at, end_at, status, kind, price_amount, currency
+        const rows = await q.query<ReservationCoreRow>(
+          `select ${CORE_COLS}
              from reservations where lot_id = $1 and status = any($2::text[]) and end_at > $3 order by id`,
           [lotId, ACTIVE_STATUSES, new Date(nowMs).toISOString()],
         );
@@ -159,7 +127,9 @@ export function pgChangeNotifications(
         const c = client;
         client = null;
         leader = false;
-        await c?.end().catch(() => {});
+        await c
+          ?.end()
+          .catch((err: unknown) => logger.warn({ err }, 'LISTEN connection did not close cleanly'));
       };
     },
     async tryLead() {
@@ -192,25 +162,9 @@ export function configSourcePort(app: FastifyInstance): ConfigSource {
       return rows.map((r) => ({ lotId: r.id, version: Number(r.version) }));
     },
     async config(lotId): Promise<LotConfigMessage | null> {
-      const lot = await app.lots.get(lotId);
-      if (!lot) return null;
-      const spots = await db.rows<{ id: string; label: string; level: string; type: string; pool: string }>(
-        'select id, label, level, type, pool from spots where lot_id = $1 order by id',
-        [lotId],
-      );
-      const body = {
-        version: lot.version,
-        lot: LotConfigSchema.parse({
-          id: lot.id,
-          name: lot.name,
-          timeZone: lot.timeZone,
-          location: lot.location,
-          rates: lot.rates,
-          policy: lot.policy,
-          spots,
-        }),
-        publicKeys: keys(),
-      };
+      const config = await app.lots.config(lotId);
+      if (!config) return null;
+      const body = { ...config, publicKeys: keys() };
       return ConfigBody.parse(body);
     },
   };
@@ -258,6 +212,16 @@ export function reservationEffectsPort(app: FastifyInstance, logger: Logger): Re
   };
 }
 
+/** The cloud's pooled handle as the sync port's `Sql` (the caller names the row type, as with pg). */
+function asSql(q: Queryable): Sql {
+  return {
+    async query<R>(text: string, params?: unknown[]): Promise<SqlResult<R>> {
+      const r = await q.query(text, params);
+      return { rows: r.rows as R[], rowCount: r.rowCount };
+    },
+  };
+}
+
 /** What a Database may offer for NOTIFY without a socket (PGlite in process). */
 type InProcessListen = (
   channel: string,
@@ -280,7 +244,6 @@ export async function startCloudSyncForApp(
   opts: StartCloudSyncForAppOptions,
 ): Promise<CloudSync> {
   const logger = (opts.logger ?? (app.log as unknown as Logger)).child({ component: 'cloud-sync' });
-  const pool = app.db.pool as unknown as SqlPool;
   const listen = opts.listen ?? app.db.kind === 'postgres';
   // PGlite does not forward NOTIFY over its socket; if the Database offers an in-process listen
   // (PGlite's own db.listen), use it.
@@ -297,8 +260,8 @@ export async function startCloudSyncForApp(
     config: configSourcePort(app),
     overflow: overflowPort(app),
     reservations: reservationEffectsPort(app, logger),
-    store: new PgSyncStore(pool),
-    sql: pool,
+    store: new PgSyncStore(app.db),
+    sql: asSql(app.db.pooled),
     clock: opts.clock ?? app.clock,
     logger,
     metricsRegistry: opts.metricsRegistry,

@@ -11,22 +11,43 @@ export type Reply = BodyOf<'reply'>;
 export type SendReply = (lotId: string, reply: Reply) => Promise<void>;
 type Request = BodyOf<'request'>;
 
+export interface RequestHandlerOptions {
+  changeLog: ChangeLog;
+  overflow: OverflowBooking;
+  store: SyncStore;
+  reply: SendReply;
+  clock: Clock;
+  logger: Logger;
+  metrics: CloudSyncMetrics;
+  /** Changes read per query (also the most per reply). */
+  batch: number;
+}
+
 /**
- * Answers edge requests (design/sync.md "Requests with answers"): resync from a seq (batches from the
+ * Answers edge requests (docs/architecture.md#requests-with-answers): resync from a seq (batches from the
  * log, or a snapshot when the log does not reach back), drive-up overflow bookings with a deadline,
  * and cancellation of an overflow grant the edge no longer wants.
  */
 export class RequestHandler {
-  constructor(
-    private readonly log: ChangeLog,
-    private readonly overflow: OverflowBooking,
-    private readonly store: SyncStore,
-    private readonly reply: SendReply,
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-    private readonly metrics: CloudSyncMetrics,
-    private readonly batch: number,
-  ) {}
+  private readonly log: ChangeLog;
+  private readonly overflow: OverflowBooking;
+  private readonly store: SyncStore;
+  private readonly reply: SendReply;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly metrics: CloudSyncMetrics;
+  private readonly batch: number;
+
+  constructor(options: RequestHandlerOptions) {
+    this.log = options.changeLog;
+    this.overflow = options.overflow;
+    this.store = options.store;
+    this.reply = options.reply;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.batch = options.batch;
+  }
 
   async handle(lotId: string, request: Request): Promise<void> {
     this.metrics.request(request.kind);

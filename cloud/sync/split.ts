@@ -5,7 +5,7 @@ const ENVELOPE_ROOM = 2048;
 
 /**
  * Splits a list into chunks of at most `maxCount` items whose JSON stays under the message cap
- * (design/sync.md: large transfers are split into batches). An empty list gives one empty chunk.
+ * (docs/architecture.md#sync-protocol: large transfers are split into batches). An empty list gives one empty chunk.
  */
 export function splitBySize<T>(
   items: readonly T[],

@@ -1,7 +1,7 @@
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { silentLogger } from '../../protocol/logger.js';
 import { MIGRATIONS_DIR, migrate, readMigrations } from '../db/migrate.js';
 import { DATABASE_URL, openTestDatabase } from './helpers.js';
@@ -17,8 +17,8 @@ t.test('migrations from empty', async (t) => {
   t.ok(all.includes(1) && all.includes(2) && all.includes(3), 'the cloud migrations are there');
   t.same(
     all,
-    [...all].sort((a, b) => a - b),
-    'numbered in order',
+    all.map((_, i) => i + 1),
+    'numbered 1, 2, 3, … without gaps',
   );
 
   const tablesBefore = await db.rows(
@@ -114,12 +114,85 @@ t.test('migrations from empty', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'parkedge-migrations-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     await cp(MIGRATIONS_DIR, dir, { recursive: true });
-    await writeFile(join(dir, '999_broken.sql'), 'create table half_done (id int);\nselect nope();\n');
-    await t.rejects(migrate(db, log, dir), /999_broken failed/);
+    // Numbered next, so the numbering stays contiguous.
+    const broken = `${String(all.length + 1).padStart(3, '0')}_broken`;
+    await writeFile(join(dir, `${broken}.sql`), 'create table half_done (id int);\nselect nope();\n');
+    await t.rejects(migrate(db, log, dir), new RegExp(`${broken} failed`));
     const half = await db.rows(
       `select 1 from information_schema.tables where table_schema = current_schema() and table_name = 'half_done'`,
     );
     t.equal(half.length, 0, 'nothing of it stayed');
+  });
+
+  t.test('a database that recorded 050_sync keeps working: the row is renumbered 4', async (t) => {
+    const sync = (await readMigrations()).find((m) => m.name === 'sync');
+    t.equal(sync?.version, 4, 'the sync migration is 004 now');
+    await db.rows('update schema_migrations set version = 50 where version = 4');
+    t.same(await migrate(db, log), [], 'nothing applied again');
+    const rows = await db.rows<{ version: number; checksum: string }>(
+      `select version, checksum from schema_migrations where name = 'sync'`,
+    );
+    t.same(rows, [{ version: 4, checksum: sync?.checksum }], 'renumbered, checksum unchanged');
+  });
+});
+
+/** A temporary migrations directory holding `files` (name → SQL). */
+async function migrationsDir(t: Test, files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'parkedge-migrations-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const [name, sql] of Object.entries(files)) await writeFile(join(dir, name), sql);
+  return dir;
+}
+
+t.test('numbering and order are guarded', async (t) => {
+  const log = silentLogger();
+  const test = await openTestDatabase(log, 2);
+  t.teardown(() => test.close());
+  const { db } = test;
+  const table = async (name: string) =>
+    (
+      await db.rows(
+        `select 1 from information_schema.tables where table_schema = current_schema() and table_name = $1`,
+        [name],
+      )
+    ).length > 0;
+
+  t.test('a gap in the numbering is refused', async (t) => {
+    const dir = await migrationsDir(t, {
+      '001_a.sql': 'create table a (id int);',
+      '003_c.sql': 'create table c (id int);',
+    });
+    await t.rejects(readMigrations(dir), /gap: 003_c follows 001_a/);
+    await t.rejects(migrate(db, log, dir), /gap: 003_c follows 001_a/);
+    t.notOk(await table('a'), 'nothing applied');
+  });
+
+  t.test('a duplicate number is refused', async (t) => {
+    const dir = await migrationsDir(t, {
+      '001_a.sql': 'create table a (id int);',
+      '002_b.sql': 'create table b (id int);',
+      '002_c.sql': 'create table c (id int);',
+    });
+    await t.rejects(migrate(db, log, dir), /two migrations numbered 2: 002_b and 002_c/);
+    t.notOk(await table('a'), 'nothing applied');
+  });
+
+  t.test('an unapplied migration below the highest applied one is refused, naming both', async (t) => {
+    const files = {
+      '001_a.sql': 'create table a (id int);',
+      '002_b.sql': 'create table b (id int);',
+      '003_c.sql': 'create table c (id int);',
+    };
+    t.same(await migrate(db, log, await migrationsDir(t, { '001_a.sql': files['001_a.sql'] })), [1]);
+    // 003_c was applied from elsewhere (another branch, a hand fix) before 002_b existed.
+    const c = (await readMigrations(await migrationsDir(t, files)))[2]!;
+    await db.rows('insert into schema_migrations (version, name, checksum) values ($1, $2, $3)', [
+      c.version,
+      c.name,
+      c.checksum,
+    ]);
+    await t.rejects(migrate(db, log, await migrationsDir(t, files)), /002_b is not applied but 003_c is/);
+    t.notOk(await table('b'), '002_b did not run after 003_c');
   });
 });
 

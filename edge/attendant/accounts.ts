@@ -1,8 +1,10 @@
 import { hash, verify } from '@node-rs/argon2';
 import type { Logger } from '../../protocol/logger.js';
-import type { EdgeStore } from '../store/store.js';
+import type { AttendantStore } from '../store/attendant-store.js';
 
 /** Local attendant accounts: argon2id hashes in SQLite, so logging in works with the internet down. */
+
+type AccountStore = Pick<AttendantStore, 'attendant' | 'upsertAttendant'>;
 
 export interface SeedAccount {
   username: string;
@@ -21,7 +23,7 @@ export function hashPassword(password: string): Promise<string> {
  * matches it (so a restart does not rehash); a configured hash is stored as is.
  */
 export async function seedAccounts(
-  store: EdgeStore,
+  store: AccountStore,
   accounts: readonly SeedAccount[],
   logger: Logger,
 ): Promise<void> {
@@ -31,7 +33,7 @@ export async function seedAccounts(
     let passwordHash = a.passwordHash;
     if (passwordHash === undefined && a.password !== undefined) {
       const unchanged =
-        existing !== undefined && (await verify(existing.passwordHash, a.password).catch(() => false));
+        existing !== undefined && (await verifyLogged(existing.passwordHash, a.password, logger, a.username));
       passwordHash = unchanged ? existing.passwordHash : await hashPassword(a.password);
     }
     if (passwordHash === undefined) continue;
@@ -45,19 +47,30 @@ export async function seedAccounts(
 }
 
 /** The account when the password is right; null otherwise (unknown user, disabled, wrong password). */
-export async function checkLogin(
-  store: EdgeStore,
-  username: string,
-  password: string,
-): Promise<{ username: string; displayName: string } | null> {
-  const account = store.attendant(username);
+export async function checkLogin(l: {
+  store: AccountStore;
+  username: string;
+  password: string;
+  logger: Logger;
+}): Promise<{ username: string; displayName: string } | null> {
+  const account = l.store.attendant(l.username);
   if (!account || account.disabled) {
     // Spend comparable time so a probe cannot tell unknown users from wrong passwords.
-    await verify(DUMMY_HASH, password).catch(() => false);
+    await verify(DUMMY_HASH, l.password).catch(() => false);
     return null;
   }
-  const ok = await verify(account.passwordHash, password).catch(() => false);
+  const ok = await verifyLogged(account.passwordHash, l.password, l.logger, account.username);
   return ok ? { username: account.username, displayName: account.displayName } : null;
+}
+
+/** A stored hash argon2 cannot read counts as a wrong password, but is logged: it needs fixing. */
+async function verifyLogged(hash: string, password: string, logger: Logger, username: string) {
+  try {
+    return await verify(hash, password);
+  } catch (e) {
+    logger.error({ err: e, username }, 'stored password hash is unreadable');
+    return false;
+  }
 }
 
 // argon2id hash of a random throwaway string, for constant-ish time on unknown users.

@@ -6,7 +6,8 @@ import { MoneySchema } from '../../protocol/domain.js';
 const Iso = z.string();
 const Reason = z.string().trim().min(3, 'give a reason (at least 3 characters)').max(200);
 
-export const ErrorBody = z.object({ error: z.string(), message: z.string() });
+/** The cloud's error shape (protocol/http.ts), so one client reads both. */
+export { ErrorBody } from '../../protocol/http.js';
 
 export const LoginBody = z.object({
   username: z.string().min(1).max(64),
@@ -20,6 +21,8 @@ export const LoginReply = z.object({
   lotId: z.string(),
   /** The lot's display name (UI header). */
   lotName: z.string(),
+  /** Lanes with no real hardware behind them (devices: 'sim'); the console shows a banner. */
+  simulatedLanes: z.array(z.string()),
 });
 
 export const MeReply = z.object({
@@ -27,6 +30,7 @@ export const MeReply = z.object({
   displayName: z.string(),
   lotId: z.string(),
   lotName: z.string(),
+  simulatedLanes: z.array(z.string()),
 });
 
 export const LaneStatusSchema = z.object({

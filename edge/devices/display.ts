@@ -1,14 +1,9 @@
 import type { Clock } from '../../protocol/clock.js';
 import type { Logger } from '../../protocol/logger.js';
-import type { LaneDisplay } from './types.js';
-
-export interface DisplayEntry {
-  at: number;
-  lines: string[];
-}
+import type { DisplayEntry, LaneDisplay, RecordingDisplay } from './types.js';
 
 /** The lane sign kept in memory: the attendant UI shows it and tests read its history. */
-export class MemoryDisplay implements LaneDisplay {
+export class MemoryDisplay implements RecordingDisplay {
   readonly #clock: Clock;
   readonly #maxHistory: number;
   #current: string[] = [];

@@ -1,12 +1,23 @@
 import { z } from 'zod';
 import type { Clock } from '../../protocol/clock.js';
 import type { Logger } from '../../protocol/logger.js';
+import { type BackoffOptions, systemTimers, type Timers } from '../../protocol/timers.js';
 import { LogDisplay, MemoryDisplay } from './display.js';
 import { GpioBarrier, GpioLoop, realGpioFactory } from './gpio.js';
-import { nativeSerialBinding, type SerialBinding, SerialPlateCamera } from './plate-camera.js';
-import { type HidOpener, HidQrScanner, nodeHidOpener } from './qr-scanner.js';
-import { type BackoffOptions, systemTimers, type Timers } from './timers.js';
-import type { GpioFactory, LaneDevices, LaneDisplay, PlateCameraDriver, QrScannerDriver } from './types.js';
+import { nativeSerialBinding, SerialPlateCamera } from './plate-camera.js';
+import { HidQrScanner, nodeHidOpener } from './qr-scanner.js';
+import type {
+  GpioFactory,
+  GpioWiring,
+  HidOpener,
+  LaneDevices,
+  LaneDisplay,
+  LaneDriverKit,
+  PlateCameraDriver,
+  QrScannerDriver,
+  SerialBinding,
+  SimulatedLibraries,
+} from './types.js';
 
 const PinNumber = z.number().int().min(0).max(1023);
 
@@ -38,7 +49,11 @@ export const GpioPinsSchema = z
     { message: 'each GPIO pin may be used once per lane' },
   );
 export type GpioPins = z.output<typeof GpioPinsSchema>;
-export type GpioPinsInput = z.input<typeof GpioPinsSchema>;
+/** The simulator writes its wiring against types.ts (it may not import this file); same shape. */
+export type GpioPinsInput = GpioWiring;
+type SameShape<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Fails to compile when the schema and the GpioWiring interface drift apart.
+export const GPIO_WIRING_MATCHES_SCHEMA: SameShape<GpioWiring, z.input<typeof GpioPinsSchema>> = true;
 
 export const SerialCameraSchema = z.object({
   path: z.string().min(1),
@@ -62,13 +77,6 @@ export const LaneDeviceBindingSchema = z.object({
 export type LaneDeviceBinding = z.output<typeof LaneDeviceBindingSchema>;
 export type LaneDeviceBindingInput = z.input<typeof LaneDeviceBindingSchema>;
 
-/** What the simulator hands in for devices bound to 'sim': the library stand-ins, not drivers. */
-export interface SimDeviceSubstitutes {
-  gpio?: { factory: GpioFactory; pins: GpioPinsInput };
-  camera?: { binding: SerialBinding; path: string; baudRate?: number };
-  qr?: { open: HidOpener };
-}
-
 export interface LaneDeviceDeps {
   laneId: string;
   clock: Clock;
@@ -76,7 +84,8 @@ export interface LaneDeviceDeps {
   /** Defaults to the host timers (faked by sinon in tests). */
   timers?: Timers;
   backoff?: BackoffOptions;
-  sim?: SimDeviceSubstitutes;
+  /** What the simulator hands in for devices bound to 'sim': the library stand-ins, not drivers. */
+  sim?: Partial<SimulatedLibraries>;
   /** Overrides for the real libraries (tests); default: lazy onoff / bindings-cpp / node-hid. */
   real?: {
     gpioFactory?: () => Promise<GpioFactory>;
@@ -228,3 +237,26 @@ export async function closeLaneDevices(devices: LaneDevices): Promise<void> {
   devices.safetyLoop.close();
   devices.barrier.close();
 }
+
+/**
+ * The real drivers over a simulator's libraries, for hardware-sim (which may not import this file):
+ * whoever composes a simulated lot passes this kit in.
+ */
+export const simulatedLibraryDrivers: LaneDriverKit = {
+  async open(libraries, deps) {
+    const devices = await createLaneDevices(
+      {
+        gpio: 'sim',
+        camera: libraries.camera ? 'sim' : 'none',
+        qr: libraries.qr ? 'sim' : 'none',
+        display: 'memory',
+      },
+      { ...deps, sim: libraries },
+    );
+    const { display } = devices;
+    if (!(display instanceof MemoryDisplay))
+      throw new Error(`lane ${deps.laneId}: expected a memory display`);
+    return { ...devices, display };
+  },
+  close: closeLaneDevices,
+};

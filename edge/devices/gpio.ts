@@ -1,5 +1,5 @@
 import type { Logger } from '../../protocol/logger.js';
-import type { Timers } from './timers.js';
+import type { Timers } from '../../protocol/timers.js';
 import type {
   BarrierDriver,
   GpioFactory,

@@ -1,5 +1,5 @@
 import type { Logger } from '../../protocol/logger.js';
-import { Backoff, type BackoffOptions, type TimerHandle, type Timers } from './timers.js';
+import { Backoff, type BackoffOptions, type TimerHandle, type Timers } from '../../protocol/timers.js';
 import type { DeviceHealth, Unsubscribe } from './types.js';
 
 /** A set of callbacks where one that throws is logged and cannot break the device or the others. */

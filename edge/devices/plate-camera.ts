@@ -2,12 +2,8 @@ import { SerialPortStream } from '@serialport/stream';
 import type { Logger } from '../../protocol/logger.js';
 import { PlateFrameParser } from '../../protocol/devices.js';
 import { DeviceLink, Listeners } from './link.js';
-import type { BackoffOptions, Timers } from './timers.js';
-import type { DeviceHealth, PlateCameraDriver, PlateRead, Unsubscribe } from './types.js';
-
-/** A serialport binding: `@serialport/bindings-cpp` on a box, `@serialport/binding-mock` in the simulator. */
-// (bindings-interface's export map hides its types from NodeNext, so take the type from the stream)
-export type SerialBinding = ConstructorParameters<typeof SerialPortStream>[0]['binding'];
+import type { BackoffOptions, Timers } from '../../protocol/timers.js';
+import type { DeviceHealth, PlateCameraDriver, PlateRead, SerialBinding, Unsubscribe } from './types.js';
 
 export interface SerialPlateCameraOptions {
   /** Frames naming another lane are rejected: a camera cabled to the wrong lane must not open this one. */
@@ -98,17 +94,19 @@ export class SerialPlateCamera implements PlateCameraDriver {
       port.on('data', (chunk: Buffer) => this.#onData(chunk));
       // without an 'error' listener a stream error would crash the process
       port.on('error', (err: Error) => this.#logger.warn({ err, path }, 'camera port error'));
+      // a port we let go of can still report; it no longer matters to the lane
+      const lateError = (err: Error) => this.#logger.debug({ err, path }, 'camera port error after release');
       port.on('close', (err: Error | null) => {
         if (this.#port !== port) return;
         this.#port = null;
         port.removeAllListeners();
-        port.on('error', () => {});
+        port.on('error', lateError);
         this.#link.lost(err ? `disconnected: ${err.message}` : 'port closed');
       });
       port.open((err) => {
         if (err) {
           port.removeAllListeners();
-          port.on('error', () => {});
+          port.on('error', lateError);
           this.#link.lost(`open failed: ${err.message}`);
         } else if (this.#link.stopped) {
           port.close();

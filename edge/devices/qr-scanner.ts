@@ -1,19 +1,8 @@
 import type { Logger } from '../../protocol/logger.js';
 import { HidKeyboardDecoder } from '../../protocol/devices.js';
 import { DeviceLink, Listeners } from './link.js';
-import type { BackoffOptions, TimerHandle, Timers } from './timers.js';
-import type { DeviceHealth, QrScannerDriver, Unsubscribe } from './types.js';
-
-/** The part of node-hid's `HID` / `HIDAsync` we use; the simulator's device has the same surface. */
-export interface HidDeviceLike {
-  on(event: 'data', listener: (data: Buffer) => void): unknown;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-  removeAllListeners(event?: string): unknown;
-  close(): void | Promise<void>;
-}
-
-/** Opens (or reopens, after a loss) the scanner. */
-export type HidOpener = () => Promise<HidDeviceLike>;
+import type { BackoffOptions, TimerHandle, Timers } from '../../protocol/timers.js';
+import type { DeviceHealth, HidDeviceLike, HidOpener, QrScannerDriver, Unsubscribe } from './types.js';
 
 export interface HidQrScannerOptions {
   open: HidOpener;
@@ -133,7 +122,7 @@ export class HidQrScanner implements QrScannerDriver {
     device.removeAllListeners('data');
     device.removeAllListeners('error');
     // node-hid can emit a late 'error' while closing; without a listener that would throw
-    device.on('error', () => {});
+    device.on('error', (err: Error) => this.#logger.debug({ err }, 'qr scanner error after release'));
     try {
       await device.close();
     } catch (err) {

@@ -1,9 +1,9 @@
 import { decodeCredential, type PublicKeyEntry, verifyCredential } from '../../protocol/credential.js';
-import type { LotConfig, Reservation, ReservationStatus, Spot, SpotPool } from '../../protocol/domain.js';
+import type { LotConfig, Reservation, ReservationStatus, Spot } from '../../protocol/domain.js';
 import { type Money, money, overstayCharge, priceWindow } from '../../protocol/money.js';
 import { matchPlate, normalizePlate } from '../../protocol/plates.js';
 import { SLOT_MS, slotOf, slotStartMs } from '../../protocol/slots.js';
-import type { CredentialKindT, SessionKind, StoreView, VehicleSession } from '../store/types.js';
+import type { EntryPlan, SessionKind, StoreView, VehicleSession } from '../store/types.js';
 import { messages, type TimeFormatter } from './messages.js';
 
 /**
@@ -31,22 +31,8 @@ export interface DecisionContext {
   times: TimeFormatter;
 }
 
-export interface EntryPlan {
-  sessionKind: SessionKind;
-  reservationId: string | null;
-  plate: string | null;
-  credential: CredentialKindT;
-  pool: SpotPool | null;
-  spotId: string | null;
-  spotLabel: string | null;
-  reservationStartMs: number | null;
-  reservationEndMs: number | null;
-  overflowReservationId: string | null;
-  /** Soft anti-passback admitted a vehicle recorded as inside: record the violation with the entry. */
-  softPassbackViolation: boolean;
-  /** A drive-up plate already recorded inside (soft mode): that stale session is closed by this entry. */
-  supersedesSessionId: string | null;
-}
+/** The entry plan is the store's record shape (edge/store/types.ts): declared there once. */
+export type { EntryPlan };
 
 export interface ExitPlan {
   sessionId: string;
@@ -350,20 +336,7 @@ function entryDriveup(ctx: DecisionContext, view: StoreView, rawPlate: string, n
   if (view.driveupInside() - (stale?.pool === 'driveup' ? 1 : 0) < ctx.driveupCapacity) {
     return {
       kind: 'admit',
-      plan: {
-        sessionKind: 'driveup',
-        reservationId: null,
-        plate,
-        credential: 'driveup',
-        pool: 'driveup',
-        spotId: null,
-        spotLabel: null,
-        reservationStartMs: null,
-        reservationEndMs: null,
-        overflowReservationId: null,
-        softPassbackViolation: false,
-        supersedesSessionId: stale?.id ?? null,
-      },
+      plan: driveupPlan({ plate, supersedesSessionId: stale?.id ?? null }),
       display: messages.welcomeDriveup(),
     };
   }
@@ -426,11 +399,23 @@ export function overflowPlan(
 export function manualEntryPlan(view: StoreView, plate: string | null): EntryPlan {
   const normalized = plate === null ? null : normalizePlate(plate);
   const stale = normalized === null ? undefined : view.insideByPlate(normalized);
+  return driveupPlan({ plate: normalized, credential: 'attendant', supersedesSessionId: stale?.id ?? null });
+}
+
+/**
+ * A vehicle admitted into the driveup pool with no booking: a drive-up (credential 'driveup') or an
+ * attendant's manual open ('attendant'). `supersedesSessionId` closes a stale session of the plate.
+ */
+export function driveupPlan(p: {
+  plate: string | null;
+  credential?: 'driveup' | 'attendant';
+  supersedesSessionId?: string | null;
+}): EntryPlan {
   return {
     sessionKind: 'driveup',
     reservationId: null,
-    plate: normalized,
-    credential: 'attendant',
+    plate: p.plate,
+    credential: p.credential ?? 'driveup',
     pool: 'driveup',
     spotId: null,
     spotLabel: null,
@@ -438,7 +423,7 @@ export function manualEntryPlan(view: StoreView, plate: string | null): EntryPla
     reservationEndMs: null,
     overflowReservationId: null,
     softPassbackViolation: false,
-    supersedesSessionId: stale?.id ?? null,
+    supersedesSessionId: p.supersedesSessionId ?? null,
   };
 }
 

@@ -6,11 +6,12 @@ import { normalizePlate } from '../../protocol/plates.js';
 import type { Random } from '../../protocol/random.js';
 import type { EdgeBus } from '../bus.js';
 import type { Connectivity } from '../connectivity.js';
-import type { TimerHandle, Timers } from '../devices/timers.js';
+import type { TimerHandle, Timers } from '../../protocol/timers.js';
 import type { DeviceHealth, LaneDevices, Unsubscribe } from '../devices/types.js';
 import type { EdgeMetrics } from '../metrics.js';
-import type { EdgeStore } from '../store/store.js';
-import type { Settlement } from '../store/types.js';
+import type { GateLedger } from '../store/ledger.js';
+import type { MirrorStore } from '../store/mirror.js';
+import type { Settlement, StoreView } from '../store/types.js';
 import {
   type Decision,
   type DecisionContext,
@@ -78,8 +79,13 @@ export interface OnlineHooks {
   notifyEventsWritten?: () => void;
 }
 
+/** The part of the store a lane uses: the decision's reads, its gate writes, an overflow grant. */
+export type LaneStore = StoreView &
+  Pick<GateLedger, 'recordEntry' | 'recordExit' | 'recordEvent' | 'recordAlarm' | 'recordManualOpen'> &
+  Pick<MirrorStore, 'upsertLocalReservation'>;
+
 export interface GateEnvironment {
-  store: EdgeStore;
+  store: LaneStore;
   connectivity: Connectivity;
   hooks: () => OnlineHooks;
   decisionContext: (lane: LaneConfig) => DecisionContext;
@@ -621,7 +627,6 @@ export class Lane {
         laneId: this.config.id,
         correlationId,
         ...p,
-        kind: p.sessionKind,
       });
       this.#sessionInCycle = session.id;
       this.#passed(

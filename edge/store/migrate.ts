@@ -31,30 +31,43 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   return migrations;
 }
 
-/** Applies what is missing; returns the versions applied now. Refuses a database newer than this code. */
-export function migrate(
-  db: Database.Database,
-  migrations: Migration[] = loadMigrations(),
-  nowMs = Date.now(),
-): number[] {
+/**
+ * Applies what is missing; returns the versions applied now. Refuses a database newer than this
+ * code, and one where a migration numbered below the highest applied is missing (a migration added
+ * out of order, e.g. from a merged branch): applying it late could run on data it never expected.
+ */
+export function migrate(db: Database.Database, migrations: Migration[], nowMs: number): number[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
-  const current = (
-    db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }
-  ).v;
+  const applied = db
+    .prepare<[], { version: number; name: string }>(
+      'SELECT version, name FROM schema_migrations ORDER BY version',
+    )
+    .all();
+  const highest = applied.at(-1);
+  const current = highest?.version ?? 0;
   const latest = migrations.at(-1)?.version ?? 0;
   if (current > latest) {
     throw new Error(`database schema ${current} is newer than this edge build (${latest}); refusing to open`);
   }
+  const done = new Set(applied.map((a) => a.version));
+  const skipped = migrations.find((m) => m.version < current && !done.has(m.version));
+  if (skipped && highest) {
+    throw new Error(
+      `migration ${label(skipped)} is not applied but the database is already at ${label(highest)}; refusing to open`,
+    );
+  }
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-  const applied: number[] = [];
+  const now: number[] = [];
   for (const m of migrations) {
     if (m.version <= current) continue;
     db.transaction(() => {
       db.exec(m.sql);
       record.run(m.version, m.name, nowMs);
     })();
-    applied.push(m.version);
+    now.push(m.version);
   }
-  return applied;
+  return now;
 }
+
+const label = (m: { version: number; name: string }) => `${String(m.version).padStart(3, '0')}_${m.name}`;

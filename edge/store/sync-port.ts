@@ -30,8 +30,25 @@ export interface EdgeSyncPort extends EdgeSyncStore {
   recordCommandAck(commandId: string, ok: boolean, detail: string): void;
 }
 
+/** The store methods the sync port forwards to. */
+export type SyncedStore = Pick<
+  EdgeStore,
+  | 'getCursor'
+  | 'applyChanges'
+  | 'applySnapshot'
+  | 'config'
+  | 'setConfig'
+  | 'pendingEvents'
+  | 'ackEvents'
+  | 'outboxDepth'
+  | 'lastEventId'
+  | 'occupancy'
+  | 'commandSeen'
+  | 'recordCommandAck'
+>;
+
 export function createSyncPort(deps: {
-  store: EdgeStore;
+  store: SyncedStore;
   connectivity: Connectivity;
   /** Lane and device health for the heartbeat. */
   lanes: () => EdgeHealth['lanes'];

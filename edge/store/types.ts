@@ -40,9 +40,8 @@ export interface MirrorReservation {
   seq: number;
 }
 
-export interface VehicleSession {
-  id: string;
-  kind: SessionKind;
+/** What a session is opened with: the facts of one admission, shared by plan, record and row. */
+export interface SessionFacts {
   reservationId: string | null;
   plate: string | null;
   credential: CredentialKindT;
@@ -52,6 +51,23 @@ export interface VehicleSession {
   reservationStartMs: number | null;
   reservationEndMs: number | null;
   overflowReservationId: string | null;
+}
+
+/**
+ * What the gate decision admits (edge/lane/decision.ts) and the ledger records at passage. Declared
+ * here once, because the store is the lower layer both sides depend on.
+ */
+export interface EntryPlan extends SessionFacts {
+  sessionKind: SessionKind;
+  /** Soft anti-passback admitted a vehicle recorded as inside: record the violation with the entry. */
+  softPassbackViolation: boolean;
+  /** A plate already recorded inside (soft mode): that stale session is closed by this entry. */
+  supersedesSessionId: string | null;
+}
+
+export interface VehicleSession extends SessionFacts {
+  id: string;
+  kind: SessionKind;
   entryLaneId: string | null;
   correlationId: string | null;
   enteredAt: number;
@@ -120,4 +136,60 @@ export interface StoreView {
   driveupInside(): number;
   /** Bookable spots eligible for the vehicle type that are free for every slot of [startSlot, endSlot). */
   bookableFree(vehicleType: VehicleType, startSlot: number, endSlot: number): number;
+}
+
+/** An entry as the ledger writes it: the plan plus where and when it happened. */
+export interface EntryRecord extends EntryPlan {
+  sessionId: string;
+  atMs: number;
+  laneId: string | null;
+  correlationId: string | null;
+}
+
+export interface ExitRecord {
+  sessionId: string;
+  atMs: number;
+  laneId: string | null;
+  correlationId: string | null;
+  charge: Money | null;
+  overstayMinutes: number;
+  settlement: Settlement;
+  /** Amount owed when settlement is 'owed' (charge minus cash already paid). */
+  owed: Money | null;
+}
+
+export interface ApplyResult {
+  applied: number;
+  skipped: number;
+  /** Set when the batch skipped ahead: the cursor (last applied seq) at the gap; resync from here. */
+  gapFrom?: number;
+}
+
+/** What one committed write produced, for the event bus and the sync client. */
+export interface CommitNotice {
+  events: GateEvent[];
+  alarms: AlarmRecord[];
+  /** Alarms acknowledged in the transaction. */
+  acknowledged: AlarmRecord[];
+  /** Attendant actions audited in the transaction (login, manual open, cash, passback reset, alarm ack). */
+  audits: AuditRecord[];
+}
+
+export interface OccupancyGroup {
+  key: string;
+  total: number;
+  held: number;
+}
+
+export interface Occupancy {
+  at: string;
+  pools: {
+    bookable: { total: number; held: number; free: number; full: boolean };
+    driveup: { total: number; inside: number; free: number; full: boolean };
+  };
+  levels: OccupancyGroup[];
+  spotTypes: OccupancyGroup[];
+  vehiclesInside: number;
+  /** The driveup pool is full: drive-ups are turned away unless an online overflow succeeds. */
+  full: boolean;
 }

@@ -10,7 +10,7 @@ export interface ConnectivityChange {
 }
 
 /**
- * The edge's three link states (design/sync.md "Presence and health"):
+ * The edge's three link states (docs/architecture.md#presence-and-health):
  * - offline: no broker connection;
  * - degraded: broker connected, but something we asked the cloud (a resync, an event batch) has
  *   gone unanswered for longer than `cloudTimeoutMs`;

@@ -20,7 +20,7 @@ interface InFlight {
 }
 
 /**
- * The outbox publisher (design/sync.md "Up: gate events"): publishes unacknowledged events in order,
+ * The outbox publisher (docs/architecture.md#up-gate-events): publishes unacknowledged events in order,
  * in batches, with at most `maxInFlightBatches` unacknowledged; resumes from the acknowledged
  * watermark after every reconnect and after `retransmitAfterMs` without ack progress. Duplicates are
  * harmless (the cloud stores each (lot, eventId) once); losses are impossible because nothing is

@@ -6,7 +6,7 @@ import type { Change, CommandBody, ConfigBody, ConnectivityState, StatusBody } f
 
 /**
  * The ports the edge sync engine talks through. The engine knows nothing about SQLite or lanes:
- * `store-adapter.ts` binds these to the edge store, tests bind them to in-memory fakes.
+ * `edge/store/sync-port.ts` binds these to the edge store, tests bind them to in-memory fakes.
  * Every method may be synchronous (better-sqlite3) or return a promise.
  */
 export type MaybePromise<T> = T | Promise<T>;

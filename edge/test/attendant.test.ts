@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import t from 'tap';
+import { ErrorBody } from '../../protocol/http.js';
 import { change, HOUR, MIN, reservation, type SimEdge, simEdge, T0 } from './support.js';
 
 async function login(s: SimEdge, username = 'alice', password = 'correct horse') {
@@ -52,6 +53,7 @@ t.test('login: bad credentials refused and audited; good ones give a token', asy
     displayName: 'Alice',
     lotId: 'lot-test',
     lotName: 'Test Lot',
+    simulatedLanes: ['in-1', 'out-1'],
   });
   // The name follows a config update from the cloud.
   const cfg = s.edge.store.config();
@@ -74,6 +76,16 @@ t.test('manual open: reason required, audited, sent up, lane opens', async (t) =
   const missing = await post('/api/lanes/in-1/open', {});
   t.equal(missing.status, 400);
   t.match(missing.body, { error: 'bad_request', message: /reason/ });
+  t.same(
+    missing.body,
+    { error: 'bad_request', message: missing.body.message, field: 'body.reason' },
+    "the cloud's error shape (protocol/http.ts ErrorBody)",
+  );
+  t.ok(ErrorBody.strict().safeParse(missing.body).success);
+  t.match((await post('/api/lanes/nope/open', { reason: 'broken ticket' })).body, {
+    error: 'not_found',
+    message: 'no lane nope',
+  });
   t.equal((await post('/api/lanes/in-1/open', { reason: '  ' })).status, 400, 'blank reason');
   t.equal((await post('/api/lanes/nope/open', { reason: 'broken ticket' })).status, 404);
   t.same(s.events(), [], 'nothing recorded for refused requests');

@@ -121,6 +121,10 @@ t.test('the bundle runs on node: example lot, sim lanes, /health, UI, SIGTERM â†
   );
   const { url } = await run.logged('attendant API listening');
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  t.ok(
+    run.lines.some((l) => /^WARNING: lanes entry-1, exit-1 of lot lot-demo are SIMULATED/.test(l.msg ?? '')),
+    'simulated lanes announced on stdout (the example lot is all sim)',
+  );
 
   const health = await fetch(`${url}/health`);
   t.equal(health.status, 200);

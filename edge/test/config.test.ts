@@ -2,7 +2,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadEdgeConfig, parseEdgeConfig } from '../config.js';
+import {
+  ConfigError,
+  DEFAULT_CONFIG_PATH,
+  loadEdgeConfig,
+  parseEdgeConfig,
+  simulatedLaneIds,
+} from '../config.js';
 import { tempDir } from './support.js';
 
 const example = () => JSON.parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as Record<string, unknown>;
@@ -91,6 +97,24 @@ t.test('bad keys are named', async (t) => {
     issues(() => parseEdgeConfig([])),
     ['(root): expected an object'],
   );
+});
+
+t.test('a lane without devices is refused, naming the lane: nothing is simulated by omission', async (t) => {
+  const bare = example();
+  delete (bare.lanes as Array<Record<string, unknown>>)[1]!.devices;
+  t.match(
+    issues(() => parseEdgeConfig(bare)),
+    [
+      /^lanes\.1\.devices: lane exit-1 has no devices: give "sim" for a simulated lane, or its device bindings/,
+    ],
+  );
+  const sim = parseEdgeConfig(example());
+  t.same(simulatedLaneIds(sim), ['entry-1', 'exit-1']);
+  const real = example();
+  (real.lanes as Array<Record<string, unknown>>)[0]!.devices = {
+    gpio: { relay: 17, armingLoop: 27, safetyLoop: 22 },
+  };
+  t.same(simulatedLaneIds(parseEdgeConfig(real)), ['exit-1']);
 });
 
 t.test('YAML files and unreadable files', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { LotConfig } from '../../protocol/domain.js';
-import { type DecisionContext, decide, exitCharge } from '../lane/decision.js';
+import { type DecisionContext, decide, driveupPlan, exitCharge } from '../lane/decision.js';
 import { timeFormatter } from '../lane/messages.js';
 import type { EdgeStore } from '../store/store.js';
 import { change, HOUR, MIN, openTestStore, qrFor, reservation, T0, testKey, testLot } from './support.js';
@@ -36,18 +36,7 @@ function enter(
     atMs,
     laneId: 'in-1',
     correlationId: null,
-    kind: 'driveup',
-    reservationId: null,
-    plate,
-    credential: 'driveup',
-    pool: 'driveup',
-    spotId: null,
-    spotLabel: null,
-    reservationStartMs: null,
-    reservationEndMs: null,
-    overflowReservationId: null,
-    softPassbackViolation: false,
-    supersedesSessionId: null,
+    ...driveupPlan({ plate }),
     ...extra,
   }).session;
 }
@@ -199,7 +188,7 @@ t.test('anti-passback from the local passback state; a reset makes it usable aga
   store.applyChanges([change(1, reservation({ id: 'r1', plate: 'PB1', startMs: T0, endMs: T0 + HOUR }))]);
   const c = ctx(store, 'entry');
   enter(store, 's1', 'PB1', T0, {
-    kind: 'booking',
+    sessionKind: 'booking',
     reservationId: 'r1',
     pool: 'bookable',
     credential: 'plate',
@@ -227,7 +216,7 @@ t.test('anti-passback from the local passback state; a reset makes it usable aga
   });
   // After an exit the booking is used.
   const s2 = enter(store, 's2', 'PB1', T0 + 4 * MIN, {
-    kind: 'booking',
+    sessionKind: 'booking',
     reservationId: 'r1',
     pool: 'bookable',
   });
@@ -318,7 +307,7 @@ t.test('exit charges: overstay after grace, drive-up fee with daily cap, cash al
   const c = ctx(store, 'exit');
   store.applyChanges([change(1, reservation({ id: 'r1', plate: 'OS1', startMs: T0, endMs: T0 + HOUR }))]);
   enter(store, 's1', 'OS1', T0, {
-    kind: 'booking',
+    sessionKind: 'booking',
     reservationId: 'r1',
     reservationEndMs: T0 + HOUR,
     pool: 'bookable',

@@ -6,7 +6,7 @@ import { silentLogger } from '../../protocol/logger.js';
 import { seededRandom } from '../../protocol/random.js';
 import { createEdge } from '../app.js';
 import { parseEdgeConfig } from '../config.js';
-import { LOT_ID, T0, tempDir, testKey, testLot } from './support.js';
+import { LOT_ID, T0, tempDir, testKey, testLot, testSimulator } from './support.js';
 
 t.test('two lots in one process: separate stores, lanes, metrics and event ids', async (t) => {
   const tmp = tempDir();
@@ -34,6 +34,7 @@ t.test('two lots in one process: separate stores, lanes, metrics and event ids',
         timers: clock,
         random: seededRandom(seed),
         logger: silentLogger(),
+        simulator: testSimulator(),
         ui: false,
         startSync: false,
       },

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { GateEventSchema } from '../../protocol/mqtt.js';
 import { slotOf } from '../../protocol/slots.js';
+import { driveupPlan } from '../lane/decision.js';
 import { loadMigrations, migrate } from '../store/migrate.js';
 import {
   change,
@@ -57,6 +58,31 @@ t.test('migrations apply from empty, in order, once', async (t) => {
     t.ok(tables.includes(name), `table ${name}`);
   }
   t.throws(() => migrate(db, all.slice(0, 1), T0), /newer than this edge build/, 'refuses a newer schema');
+});
+
+t.test('migrations: refuses to open when one below the highest applied is missing', async (t) => {
+  const tmp = tempDir();
+  t.teardown(tmp.cleanup);
+  const db = new Database(join(tmp.dir, 'm.sqlite'));
+  t.teardown(() => db.close());
+  const m = (version: number, name: string) => ({
+    version,
+    name,
+    sql: `CREATE TABLE t${version} (x INTEGER)`,
+  });
+  // A build that had 001 and 003 (003 renumbered, or 002 added later on another branch).
+  t.same(migrate(db, [m(1, 'init'), m(3, 'later')], T0), [1, 3]);
+  t.throws(
+    () => migrate(db, [m(1, 'init'), m(2, 'inserted'), m(3, 'later')], T0),
+    /migration 002_inserted is not applied but the database is already at 003_later/,
+    'names the missing migration and the highest applied',
+  );
+  t.equal(
+    db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 't2'").pluck().get(),
+    0,
+    'nothing applied',
+  );
+  t.same(migrate(db, [m(1, 'init'), m(3, 'later'), m(4, 'next')], T0), [4], 'a later one still applies');
 });
 
 t.test('open sets WAL and synchronous=FULL and loads the file config as version 0', async (t) => {
@@ -159,18 +185,7 @@ t.test('outbox: event ids are gapless and ordered under many mixed writes', asyn
               atMs,
               laneId: 'in-1',
               correlationId: `c${n}`,
-              kind: 'driveup',
-              reservationId: null,
-              plate: `P${n}`,
-              credential: 'driveup',
-              pool: 'driveup',
-              spotId: null,
-              spotLabel: null,
-              reservationStartMs: null,
-              reservationEndMs: null,
-              overflowReservationId: null,
-              softPassbackViolation: false,
-              supersedesSessionId: null,
+              ...driveupPlan({ plate: `P${n}` }),
             });
             inside.push(sessionId);
           } else if (op === 'exit') {
@@ -281,18 +296,7 @@ t.test('a failed transaction leaves no event and no gap', async (t) => {
       atMs: clock.now(),
       laneId: 'in-1',
       correlationId: null,
-      kind: 'driveup',
-      reservationId: null,
-      plate: 'X1',
-      credential: 'driveup',
-      pool: 'driveup',
-      spotId: null,
-      spotLabel: null,
-      reservationStartMs: null,
-      reservationEndMs: null,
-      overflowReservationId: null,
-      softPassbackViolation: false,
-      supersedesSessionId: null,
+      ...driveupPlan({ plate: 'X1' }),
     });
   entry('same');
   t.throws(() => entry('same'), /UNIQUE/);

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import sinon from 'sinon';
-import { hostClock, SIM_FAKE_TIMERS, type SimLaneControl } from '../../hardware-sim/index.js';
+import {
+  hostClock,
+  SIM_FAKE_TIMERS,
+  type SimLaneFactory,
+  type SimLaneControl,
+  simLaneFactory,
+} from '../../hardware-sim/index.js';
 import { TestClock } from '../../protocol/clock.js';
 import {
   generateSigningKey,
@@ -22,6 +28,7 @@ import type { Change, GateEvent } from '../../protocol/mqtt.js';
 import { seededRandom } from '../../protocol/random.js';
 import { createEdge, type Edge } from '../app.js';
 import { type EdgeConfigInput, parseEdgeConfig } from '../config.js';
+import { simulatedLibraryDrivers } from '../devices/factory.js';
 import { EdgeStore } from '../store/store.js';
 
 // Captured before any test installs fake timers: lets real I/O (argon2's thread pool) complete.
@@ -159,8 +166,13 @@ export function edgeConfig(
   });
 }
 
+/** Simulated lanes for a test edge: hardware-sim running the real drivers. */
+export function testSimulator(): SimLaneFactory {
+  return simLaneFactory({ drivers: simulatedLibraryDrivers });
+}
+
 export interface SimEdge {
-  edge: Edge;
+  edge: Edge<SimLaneControl>;
   fake: sinon.SinonFakeTimers;
   entry: SimLaneControl;
   exit: SimLaneControl;
@@ -211,6 +223,7 @@ export async function simEdge(
       timers: clock,
       random: seededRandom(options.seed ?? 7),
       logger: silentLogger(),
+      simulator: testSimulator(),
       ui: false,
       startSync: false,
     });

@@ -5,12 +5,14 @@ import { seededRandom } from '../../protocol/random.js';
 import type { PlateRead } from '../../edge/devices/types.js';
 import { hostClock, SIM_FAKE_TIMERS } from '../clock.js';
 import { createSimLane } from '../lane.js';
+import { simulatedLibraryDrivers as drivers } from '../../edge/devices/factory.js';
 
 t.test('a vehicle arrives: loops, camera and arm through the real drivers', async (t) => {
   const fake = sinon.useFakeTimers({ now: 1_767_225_600_000, toFake: [...SIM_FAKE_TIMERS.toFake] });
   t.teardown(() => fake.restore());
   const { devices, sim } = await createSimLane({
     laneId: 'lane-1',
+    drivers,
     clock: hostClock(),
     random: seededRandom(1),
     logger: silentLogger(),
@@ -71,6 +73,7 @@ async function lane(
   t.teardown(() => fake.restore());
   const built = await createSimLane({
     laneId: 'lane-1',
+    drivers,
     clock: hostClock(),
     random: seededRandom(7),
     logger: silentLogger(),
@@ -261,7 +264,13 @@ t.test('two lanes with the same id get separate serial lines', async (t) => {
   const fake = sinon.useFakeTimers({ now: 0, toFake: [...SIM_FAKE_TIMERS.toFake] });
   t.teardown(() => fake.restore());
   const mk = () =>
-    createSimLane({ laneId: 'dup', clock: hostClock(), random: seededRandom(1), logger: silentLogger() });
+    createSimLane({
+      laneId: 'dup',
+      drivers,
+      clock: hostClock(),
+      random: seededRandom(1),
+      logger: silentLogger(),
+    });
   const one = await mk();
   const two = await mk();
   t.teardown(() => Promise.all([one.sim.close(), two.sim.close()]));

@@ -5,6 +5,7 @@ import { silentLogger } from '../../protocol/logger.js';
 import { seededRandom } from '../../protocol/random.js';
 import { hostClock, SIM_FAKE_TIMERS } from '../clock.js';
 import { createSimLane } from '../lane.js';
+import { simulatedLibraryDrivers as drivers } from '../../edge/devices/factory.js';
 import { generateTraffic, type ReservationSpec, runTraffic, VEHICLE_KINDS } from '../scenarios.js';
 
 const START = Date.UTC(2026, 0, 5, 8, 0, 0);
@@ -80,6 +81,7 @@ t.test('runTraffic drives a seeded day through a lane with the real drivers', as
   const clock = hostClock();
   const { devices, sim } = await createSimLane({
     laneId: 'entry-1',
+    drivers,
     clock,
     random: seededRandom(5),
     logger: silentLogger(),

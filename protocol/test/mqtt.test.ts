@@ -28,7 +28,11 @@ const reservation = {
 } as const;
 
 t.test('topics round-trip through the parser', async (t) => {
-  t.same(parseTopic(topics.down('lot-a', 'changes')), { lotId: 'lot-a', direction: 'down', channel: 'changes' });
+  t.same(parseTopic(topics.down('lot-a', 'changes')), {
+    lotId: 'lot-a',
+    direction: 'down',
+    channel: 'changes',
+  });
   t.same(parseTopic(topics.up('L_9', 'status')), { lotId: 'L_9', direction: 'up', channel: 'status' });
   t.equal(parseTopic('parkedge/v1/lot/lot-a/down/events'), null, 'events is an up channel');
   t.equal(parseTopic('parkedge/v2/lot/lot-a/up/events'), null, 'other major version');
@@ -66,15 +70,27 @@ t.test('refusals are typed', async (t) => {
   t.equal(reason('nope', '{}'), 'unknown_topic');
   t.equal(reason(topic, 'not json'), 'not_json');
   t.equal(reason(topic, '{"v":1}'), 'bad_envelope');
-  t.equal(reason(topic, JSON.stringify({ v: '1.0', type: 'ack', id: 'a', sentAt, body: { upTo: 1 } })), 'type_mismatch');
-  t.equal(reason(topic, JSON.stringify({ v: '1.0', type: 'events', id: 'a', sentAt, body: { events: [] } })), 'bad_body');
+  t.equal(
+    reason(topic, JSON.stringify({ v: '1.0', type: 'ack', id: 'a', sentAt, body: { upTo: 1 } })),
+    'type_mismatch',
+  );
+  t.equal(
+    reason(topic, JSON.stringify({ v: '1.0', type: 'events', id: 'a', sentAt, body: { events: [] } })),
+    'bad_body',
+  );
   t.equal(reason(topic, Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 32)), 'oversize');
-  t.throws(() => encodeMessage('ack', { upTo: 1 }, { id: 'x'.repeat(MAX_PAYLOAD_BYTES), sentAt }), RangeError);
+  t.throws(
+    () => encodeMessage('ack', { upTo: 1 }, { id: 'x'.repeat(MAX_PAYLOAD_BYTES), sentAt }),
+    RangeError,
+  );
 });
 
 t.test('events of an unknown kind still pass the batch schema; strict parse names the problem', async (t) => {
   const body = { events: [{ eventId: 1, kind: 'from_the_future', at: sentAt, whatever: 1 }] };
-  const r = decodeMessage(topics.up('lot-a', 'events'), JSON.stringify({ v: '1.0', type: 'events', id: 'a', sentAt, body }));
+  const r = decodeMessage(
+    topics.up('lot-a', 'events'),
+    JSON.stringify({ v: '1.0', type: 'events', id: 'a', sentAt, body }),
+  );
   t.ok(r.ok);
   const strict = parseGateEvent(body.events[0]);
   t.notOk(strict.ok);
@@ -97,7 +113,9 @@ t.test('events of an unknown kind still pass the batch schema; strict parse name
 t.test('the decoder never throws on hostile input (fast-check)', async (t) => {
   const anyTopic = fc.oneof(
     fc.string(),
-    fc.constantFrom(...['changes', 'config', 'reply', 'command', 'ack'].map((c) => `parkedge/v1/lot/x/down/${c}`)),
+    fc.constantFrom(
+      ...['changes', 'config', 'reply', 'command', 'ack'].map((c) => `parkedge/v1/lot/x/down/${c}`),
+    ),
     fc.constantFrom(...['events', 'request', 'status'].map((c) => `parkedge/v1/lot/x/up/${c}`)),
   );
   const anyPayload = fc.oneof(
@@ -111,7 +129,13 @@ t.test('the decoder never throws on hostile input (fast-check)', async (t) => {
       }
     }),
     fc
-      .record({ v: fc.oneof(fc.string(), fc.constant('1.0')), type: fc.string(), id: fc.string(), sentAt: fc.string(), body: fc.anything() })
+      .record({
+        v: fc.oneof(fc.string(), fc.constant('1.0')),
+        type: fc.string(),
+        id: fc.string(),
+        sentAt: fc.string(),
+        body: fc.anything(),
+      })
       .map((o) => JSON.stringify(o)),
   );
   fc.assert(
@@ -121,8 +145,16 @@ t.test('the decoder never throws on hostile input (fast-check)', async (t) => {
     }),
     { numRuns: 2000 },
   );
-  fc.assert(fc.property(fc.anything(), (x) => parseGateEvent(x).ok === false || true), { numRuns: 500 });
-  fc.assert(fc.property(fc.string({ maxLength: 400 }), (s) => parseTopic(s) === null || typeof parseTopic(s)?.lotId === 'string'));
+  fc.assert(
+    fc.property(fc.anything(), (x) => parseGateEvent(x).ok === false || true),
+    { numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(
+      fc.string({ maxLength: 400 }),
+      (s) => parseTopic(s) === null || typeof parseTopic(s)?.lotId === 'string',
+    ),
+  );
   t.pass('no throw');
 });
 
@@ -140,5 +172,9 @@ t.test('lot config applies policy defaults and refuses bad fields by name', asyn
   t.equal(lot.rates.dailyMax, null);
   const bad = LotConfigSchema.safeParse({ ...lot, rates: { currency: 'euro', hourlyRate: 1.5 } });
   t.notOk(bad.success);
-  if (!bad.success) t.match(bad.error.issues.map((i) => i.path.join('.')), ['rates.currency', 'rates.hourlyRate']);
+  if (!bad.success)
+    t.match(
+      bad.error.issues.map((i) => i.path.join('.')),
+      ['rates.currency', 'rates.hourlyRate'],
+    );
 });

@@ -13,7 +13,10 @@ t.test('a seeded source replays exactly', async (t) => {
   const r = seededRandom(1);
   const counts = [0, 0, 0, 0];
   for (let i = 0; i < 4000; i++) counts[r.int(4)]!++;
-  t.ok(counts.every((c) => c > 800), `roughly uniform: ${counts}`);
+  t.ok(
+    counts.every((c) => c > 800),
+    `roughly uniform: ${counts}`,
+  );
   t.equal(seededRandom(5).id(12).length, 12);
   t.throws(() => r.pick([]));
 });

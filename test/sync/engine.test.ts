@@ -5,6 +5,7 @@
 import mqtt from 'mqtt';
 import t, { type Test } from 'tap';
 import { MemorySyncStore } from '../../cloud/sync/memory-store.js';
+import { systemClock } from '../../protocol/clock.js';
 import { encodeMessage, MAX_PAYLOAD_BYTES, topics } from '../../protocol/mqtt.js';
 import { LOT_CONFIG, MemoryCloud, MemoryEdgeStore } from './support/fakes.js';
 import { accounts, cloud, edge, embeddedBroker, waitFor } from './support/harness.js';
@@ -17,7 +18,7 @@ async function setup(t: Test, opts: { edgeTuning?: Record<string, number>; relay
   t.teardown(() => broker.close());
   const memCloud = new MemoryCloud();
   memCloud.setConfig(LOT_CONFIG(LOT, 1));
-  const syncStore = new MemorySyncStore();
+  const syncStore = new MemorySyncStore(systemClock);
   const effects = memCloud.effects();
   const c = await cloud(broker.url, acc, {
     changeLog: memCloud,
@@ -113,7 +114,7 @@ t.test('operator commands are executed once and acknowledged by a command_ack ev
   const broker = await embeddedBroker(acc);
   t.teardown(() => broker.close());
   const memCloud = new MemoryCloud();
-  const syncStore = new MemorySyncStore();
+  const syncStore = new MemorySyncStore(systemClock);
   const c = await cloud(broker.url, acc, {
     changeLog: memCloud,
     config: memCloud,
@@ -329,7 +330,7 @@ t.test('presence: online, heartbeat with skew alarm, offline via the last will',
   const broker = await embeddedBroker(acc);
   t.teardown(() => broker.close());
   const memCloud = new MemoryCloud();
-  const syncStore = new MemorySyncStore();
+  const syncStore = new MemorySyncStore(systemClock);
   const c = await cloud(broker.url, acc, {
     changeLog: memCloud,
     config: memCloud,

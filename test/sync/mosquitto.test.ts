@@ -6,6 +6,7 @@
 import mqtt from 'mqtt';
 import t from 'tap';
 import { MemorySyncStore } from '../../cloud/sync/memory-store.js';
+import { systemClock } from '../../protocol/clock.js';
 import { encodeMessage, MAX_PAYLOAD_BYTES, topics } from '../../protocol/mqtt.js';
 import { mosquittoSkip, startMosquitto } from '../support/mosquitto.js';
 import { LOT_CONFIG, MemoryCloud, MemoryEdgeStore } from './support/fakes.js';
@@ -103,7 +104,7 @@ t.test(
     const memCloud = new MemoryCloud();
     memCloud.setConfig(LOT_CONFIG(A));
     memCloud.setConfig(LOT_CONFIG(B));
-    const syncStore = new MemorySyncStore();
+    const syncStore = new MemorySyncStore(systemClock);
     const c = await cloud(
       broker.url,
       acc,

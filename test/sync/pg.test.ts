@@ -378,7 +378,7 @@ t.test(
         atMs: now,
         laneId: 'in-1',
         correlationId: null,
-        kind: 'driveup',
+        sessionKind: 'driveup',
         reservationId: null,
         plate: `OFF${i}`,
         credential: 'driveup',

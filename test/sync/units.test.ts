@@ -12,7 +12,7 @@ import { splitBySize } from '../../cloud/sync/split.js';
 import { ConnectivityMonitor } from '../../edge/sync/connectivity.js';
 import { OutboxPublisher } from '../../edge/sync/outbox.js';
 import type { OutboxEvent } from '../../edge/sync/ports.js';
-import { TestClock } from '../../protocol/clock.js';
+import { systemClock, TestClock } from '../../protocol/clock.js';
 import { silentLogger } from '../../protocol/logger.js';
 import { MemoryEdgeStore } from './support/fakes.js';
 
@@ -161,7 +161,7 @@ t.test(
           ),
         ),
         async ([n, slices]) => {
-          const store = new MemorySyncStore();
+          const store = new MemorySyncStore(systemClock);
           const applied: number[] = [];
           const applier = new EffectsApplier(
             store,

@@ -2,7 +2,7 @@ import sinon from 'sinon';
 import t from 'tap';
 import { silentLogger } from '../../../protocol/logger.js';
 import { GpioBarrier, GpioLoop } from '../gpio.js';
-import { systemTimers } from '../timers.js';
+import { systemTimers } from '../../../protocol/timers.js';
 import type { GpioDirection, GpioEdge, GpioFactory, GpioLike, GpioOptions, GpioValue } from '../types.js';
 
 type Call =

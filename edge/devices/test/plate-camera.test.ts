@@ -5,8 +5,9 @@ import t from 'tap';
 import { SimSerialBinding } from '../../../hardware-sim/camera.js';
 import { encodePlateFrame, type PlateFrameRecord } from '../../../protocol/devices.js';
 import { silentLogger } from '../../../protocol/logger.js';
-import { type SerialBinding, SerialPlateCamera } from '../plate-camera.js';
-import { systemTimers } from '../timers.js';
+import { SerialPlateCamera } from '../plate-camera.js';
+import type { SerialBinding } from '../types.js';
+import { systemTimers } from '../../../protocol/timers.js';
 import type { DeviceHealth, PlateRead } from '../types.js';
 
 // serialport completes I/O on process.nextTick; keep that (and microtasks) real under fake timers

@@ -5,8 +5,9 @@ import t, { type Test } from 'tap';
 import { SimQrScanner } from '../../../hardware-sim/qr.js';
 import { encodeTextAsHidReports } from '../../../protocol/devices.js';
 import { silentLogger } from '../../../protocol/logger.js';
-import { HidQrScanner, type HidDeviceLike } from '../qr-scanner.js';
-import { systemTimers } from '../timers.js';
+import { HidQrScanner } from '../qr-scanner.js';
+import type { HidDeviceLike } from '../types.js';
+import { systemTimers } from '../../../protocol/timers.js';
 import type { DeviceHealth } from '../types.js';
 
 const logger = silentLogger();

@@ -1,8 +1,23 @@
+// @ts-check
 // The attendant JSON API of this lot's controller (edge/attendant). Every route the page uses is here.
+
+/**
+ * @import {
+ *   ActionReply, AlarmView, AlarmsReply, AuditReply, CashReply, ConnectivityReply, ErrorBody, LanesReply,
+ *   LoginReply, LookupReply, MeReply, OccupancyReply, PassbackResetReply, UnableToCollectReply,
+ * } from '../types.js'
+ */
 
 const TOKEN_KEY = 'parkedge.attendant.token';
 
+/** What an answer that is not JSON, or no answer at all, becomes. */
+/** @typedef {Partial<ErrorBody> | null} ErrorData */
+
 export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status; 0 when the controller did not answer.
+   * @param {ErrorData} body
+   */
   constructor(status, body) {
     super(body?.message || body?.error || `HTTP ${status}`);
     this.status = status;
@@ -11,45 +26,65 @@ export class ApiError extends Error {
   }
 }
 
+/** @typedef {ReturnType<typeof createApi>} Api */
+
+/** @param {{ onUnauthorized?: () => void }} [options] */
 export function createApi({ onUnauthorized } = {}) {
   let token = sessionStorage.getItem(TOKEN_KEY);
 
+  /**
+   * One request. The answer is trusted to match the route's schema (the server validates it).
+   * @template T
+   * @param {'GET' | 'POST'} method
+   * @param {string} path
+   * @param {unknown} [body]
+   * @returns {Promise<T>}
+   */
   async function call(method, path, body) {
+    const res = await send(method, path, body);
+    const data = await readBody(res);
+    if (res.status === 401 && path !== '/api/login') {
+      setToken(null);
+      onUnauthorized?.();
+    }
+    if (!res.ok) throw new ApiError(res.status, /** @type {ErrorData} */ (data));
+    return /** @type {T} */ (data);
+  }
+
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {unknown} body
+   */
+  async function send(method, path, body) {
+    /** @type {Record<string, string>} */
     const headers = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
-    let res;
     try {
-      res = await fetch(path, {
+      return await fetch(path, {
         method,
         headers,
         credentials: 'same-origin',
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
+      // The network error itself says nothing more useful to an attendant than this.
       throw new ApiError(0, { error: 'unreachable', message: 'The lot controller is not answering.' });
     }
-    const text = await res.text();
-    let data = null;
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch {
-        data = { message: text };
-      }
-    }
-    if (res.status === 401 && path !== '/api/login') {
-      setToken(null);
-      onUnauthorized?.();
-    }
-    if (!res.ok) throw new ApiError(res.status, data);
-    return data;
   }
 
+  /** @param {string | null} value */
   function setToken(value) {
     token = value;
     if (value) sessionStorage.setItem(TOKEN_KEY, value);
     else sessionStorage.removeItem(TOKEN_KEY);
+  }
+
+  /** @param {string} url */
+  function withToken(url) {
+    if (!token) return url;
+    return `${url}${url.includes('?') ? '&' : '?'}token=${enc(token)}`;
   }
 
   const enc = encodeURIComponent;
@@ -59,7 +94,12 @@ export function createApi({ onUnauthorized } = {}) {
       return token;
     },
     hasSession: () => Boolean(token),
+    /**
+     * @param {string} username
+     * @param {string} password
+     */
     async login(username, password) {
+      /** @type {LoginReply} */
       const r = await call('POST', '/api/login', { username, password });
       setToken(r?.token ?? null);
       return r;
@@ -68,30 +108,57 @@ export function createApi({ onUnauthorized } = {}) {
     async logout() {
       setToken(null);
     },
+    /** @returns {Promise<MeReply>} */
     me: () => call('GET', '/api/me'),
+    /** @returns {Promise<LanesReply>} */
     lanes: () => call('GET', '/api/lanes'),
+    /** @returns {Promise<OccupancyReply>} */
     occupancy: () => call('GET', '/api/occupancy'),
+    /** @returns {Promise<ConnectivityReply>} */
     connectivity: () => call('GET', '/api/connectivity'),
+    /** @param {string} plate @returns {Promise<LookupReply>} */
     lookupPlate: (plate) => call('GET', `/api/lookup?plate=${enc(plate)}`),
+    /** @param {string} code @returns {Promise<LookupReply>} */
     lookupReservation: (code) => call('GET', `/api/lookup?reservationId=${enc(code)}`),
+    /** @param {string} laneId @param {string} reason @returns {Promise<ActionReply>} */
     openLane: (laneId, reason) => call('POST', `/api/lanes/${enc(laneId)}/open`, { reason }),
-    /** amount: minor units collected (omit: everything due now). */
+    /**
+     * @param {string} sessionId
+     * @param {number} [amount] minor units collected (omit: everything due now).
+     * @returns {Promise<CashReply>}
+     */
     cashPayment: (sessionId, amount) => call('POST', `/api/sessions/${enc(sessionId)}/cash`, { amount }),
+    /** @param {string} reservationId @param {string} reason @returns {Promise<PassbackResetReply>} */
     resetPassback: (reservationId, reason) =>
       call('POST', `/api/passback/${enc(reservationId)}/reset`, { reason }),
+    /** @param {boolean} all @returns {Promise<AlarmsReply>} */
     alarms: (all) => call('GET', `/api/alarms?status=${all ? 'all' : 'open'}`),
+    /** @param {number} id @param {string} note @returns {Promise<AlarmView>} */
     ackAlarm: (id, note) => call('POST', `/api/alarms/${enc(id)}/ack`, { note: note || undefined }),
+    /** @param {string} from @param {string} to @returns {Promise<UnableToCollectReply>} */
     unableToCollect: (from, to) =>
       call('GET', `/api/reports/unable-to-collect?from=${enc(from)}&to=${enc(to)}`),
+    /** @param {string} from @param {string} to */
     unableToCollectCsvUrl: (from, to) =>
       withToken(`/api/reports/unable-to-collect.csv?from=${enc(from)}&to=${enc(to)}`),
+    /** @returns {Promise<AuditReply>} */
     audit: (limit = 100) => call('GET', `/api/audit?limit=${limit}`),
     /** SSE stream; EventSource cannot send headers, so the session token rides in the query. */
     eventsUrl: () => withToken('/api/events'),
   };
+}
 
-  function withToken(url) {
-    if (!token) return url;
-    return `${url}${url.includes('?') ? '&' : '?'}token=${enc(token)}`;
+/**
+ * The answer's JSON; a body that is not JSON (a proxy's error page) becomes its message.
+ * @param {Response} res
+ * @returns {Promise<unknown>}
+ */
+async function readBody(res) {
+  const text = await res.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
   }
 }

@@ -1,4 +1,4 @@
-import type { Random } from '../../protocol/random.js';
+import type { Random } from './random.js';
 
 /**
  * Timers are injected like the clock, so debounce and reconnect backoff run under sinon fake timers

@@ -1,0 +1,93 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Clock } from '../../protocol/clock.js';
+import type { Logger } from '../../protocol/logger.js';
+import { type BodyOf, type DownChannel, encodeMessage, TOPIC_ROOT, topics } from '../../protocol/mqtt.js';
+import type { CloudMqttOptions } from './ports.js';
+
+export interface CloudLinkOptions {
+  clock: Clock;
+  newId: () => string;
+  log: Logger;
+}
+
+export interface SendOptions {
+  retain?: boolean;
+  /** Keep the original send time (republished commands are refused by age at the edge). */
+  sentAt?: string;
+}
+
+export interface CloudLinkListeners {
+  /** Subscribed and marked connected. */
+  ready(): void;
+  message(topic: string, payload: Buffer, packet: { retain?: boolean }): void;
+}
+
+/**
+ * The cloud instance's one MQTT connection (the cloud account, persistent session): subscribes to every
+ * lot's up/ topics, sends on a lot's down/ topics with QoS 1.
+ */
+export class CloudLink {
+  client: MqttClient | null = null;
+  connected = false;
+
+  constructor(private readonly options: CloudLinkOptions) {}
+
+  /** Resolves on PUBACK; rejects while the broker is not connected. */
+  async send<C extends DownChannel>(
+    lotId: string,
+    channel: C,
+    body: BodyOf<C>,
+    opts: SendOptions = {},
+  ): Promise<void> {
+    const c = this.client;
+    if (!c || !this.connected) throw new Error('broker not connected');
+    const payload = encodeMessage(channel, body, {
+      id: this.options.newId(),
+      sentAt: opts.sentAt ?? new Date(this.options.clock.now()).toISOString(),
+    });
+    await c.publishAsync(topics.down(lotId, channel), payload, { qos: 1, retain: opts.retain ?? false });
+  }
+
+  connect(mqttOptions: CloudMqttOptions, on: CloudLinkListeners): void {
+    const { log } = this.options;
+    const options: IClientOptions = {
+      clientId: `cloud-${mqttOptions.instanceId}`,
+      clean: false,
+      protocolVersion: 4,
+      keepalive: mqttOptions.keepaliveSec ?? 30,
+      reconnectPeriod: mqttOptions.reconnectPeriodMs ?? 1000,
+      resubscribe: false,
+      username: mqttOptions.username,
+      password: mqttOptions.password,
+      ...(mqttOptions.tls ?? {}),
+    };
+    const client = mqtt.connect(mqttOptions.url, options);
+    this.client = client;
+    client.on('connect', () => {
+      (async () => {
+        await this.#subscribe(client, mqttOptions.sharedSubscription);
+        this.connected = true;
+        log.info({ shared: mqttOptions.sharedSubscription }, 'cloud sync connected');
+        on.ready();
+      })().catch((error: unknown) => log.error({ err: error }, 'cloud sync connect handling failed'));
+    });
+    client.on('close', () => {
+      if (this.connected) log.warn('broker connection lost');
+      this.connected = false;
+    });
+    client.on('error', (error) => log.warn({ err: error }, 'mqtt error'));
+    client.on('message', (topic, payload, packet) => on.message(topic, payload, packet));
+  }
+
+  async #subscribe(c: MqttClient, shared: boolean): Promise<void> {
+    const filters = shared
+      ? [`$share/cloud/${TOPIC_ROOT}/+/up/events`, `$share/cloud/${TOPIC_ROOT}/+/up/request`]
+      : [`${TOPIC_ROOT}/+/up/events`, `${TOPIC_ROOT}/+/up/request`];
+    // Status is a plain subscription on every instance: shared subscriptions get no retained messages,
+    // and presence is cheap enough for each instance to track.
+    filters.push(`${TOPIC_ROOT}/+/up/status`);
+    const granted = await c.subscribeAsync(filters, { qos: 1 });
+    for (const g of granted)
+      if (g.qos === 128) this.options.log.error({ topic: g.topic }, 'subscription refused by the broker');
+  }
+}

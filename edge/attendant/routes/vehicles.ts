@@ -1,0 +1,89 @@
+import { money } from '../../../protocol/money.js';
+import type { MirrorReservation, PassbackState, VehicleSession } from '../../store/types.js';
+import type { AttendantApi, RouteDeps } from '../context.js';
+import * as S from '../schemas.js';
+import { reservationView } from '../views.js';
+
+/** Finding a vehicle or booking, the vehicles inside, cash taken at the booth, passback resets. */
+export function vehicleRoutes(api: AttendantApi, { edge, views, who }: RouteDeps): void {
+  api.get(
+    '/api/lookup',
+    { schema: { querystring: S.LookupQuery, response: { 200: S.LookupReply } } },
+    async (request) => {
+      const { plate, reservationId } = request.query;
+      let reservations: MirrorReservation[];
+      let sessions: VehicleSession[];
+      if (plate !== undefined) {
+        ({ reservations, sessions } = edge.store.lookupPlate(plate));
+      } else {
+        const found = edge.store.lookupReservation(reservationId!);
+        reservations = found.reservation ? [found.reservation] : [];
+        sessions = found.sessions;
+      }
+      const passback: Record<string, PassbackState> = {};
+      for (const r of reservations) {
+        const state = edge.store.passbackState(r.id);
+        if (state) passback[r.id] = state;
+      }
+      return {
+        reservations: reservations.map(reservationView),
+        sessions: sessions.map(views.session),
+        passback,
+      };
+    },
+  );
+
+  api.get('/api/sessions', { schema: { response: { 200: S.SessionsReply } } }, async () => ({
+    sessions: edge.store.sessionsInside().map(views.session),
+  }));
+
+  api.post(
+    '/api/sessions/:sessionId/cash',
+    {
+      schema: {
+        params: S.SessionParams,
+        body: S.CashBody,
+        response: { 200: S.CashReply, 404: S.ErrorBody, 409: S.ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const session = edge.store.sessionById(request.params.sessionId);
+      if (!session || session.exitedAt !== null) {
+        return reply.code(404).send({ error: 'not_found', message: 'no vehicle inside with this session' });
+      }
+      const plan = edge.exitCharge(session);
+      if (plan.due === null) return reply.code(409).send({ error: 'nothing_due', message: 'nothing is due' });
+      const paid = money(request.body.amount ?? plan.due.amount, plan.due.currency);
+      const recorded = edge.store.recordCashPayment({
+        atMs: edge.clock.now(),
+        sessionId: session.id,
+        amount: paid,
+        attendant: who(request).username,
+      });
+      if (!recorded) return reply.code(404).send({ error: 'not_found', message: 'the vehicle has left' });
+      const after = edge.exitCharge(recorded.session);
+      return { paid, stillDue: after.due, eventId: recorded.event.eventId };
+    },
+  );
+
+  api.post(
+    '/api/passback/:reservationId/reset',
+    {
+      schema: {
+        params: S.ReservationParams,
+        body: S.PassbackResetBody,
+        response: { 200: S.PassbackResetReply },
+      },
+    },
+    async (request) => {
+      const result = edge.store.resetPassback({
+        atMs: edge.clock.now(),
+        reservationId: request.params.reservationId,
+        attendant: who(request).username,
+        reason: request.body.reason,
+        commandId: null,
+      });
+      return { ok: true, closedSessionId: result.closedSessionId, eventId: result.event.eventId };
+    },
+  );
+}

@@ -1,0 +1,132 @@
+// @ts-check
+// The lane cards of the Live tab: state, sign text, last plate read, arm and devices, and the
+// manual-open button. Re-drawn whole on every update of their lane.
+import { $, fmtTime, h, render } from './dom.js';
+import { armOf, confidenceText, laneName, replaceLanes } from './lane-model.js';
+import { openLaneDialog } from './open-lane.js';
+
+/** @import { LaneStatus } from '../types.js' */
+/** @import { Ctx, LaneView } from './state.js' */
+
+/**
+ * Take the server's lane list and draw it.
+ * @param {Ctx} ctx
+ * @param {LaneStatus[]} list
+ */
+export function setLanes(ctx, list) {
+  replaceLanes(ctx.state, list);
+  const root = $('lanes');
+  render(root);
+  for (const lane of ctx.state.lanes.values()) renderLane(ctx, lane);
+  if (ctx.state.laneOrder.length === 0) render(root, h('p', { class: 'empty-note' }, 'No lanes configured.'));
+}
+
+/**
+ * Draw (or re-draw in place) one lane's card.
+ * @param {Ctx} ctx
+ * @param {LaneView} lane
+ */
+export function renderLane(ctx, lane) {
+  const root = $('lanes');
+  root.querySelector('.empty-note')?.remove();
+  const display = lane.display.join('\n');
+  const direction = lane.direction
+    ? `${lane.direction[0]?.toUpperCase()}${lane.direction.slice(1)} lane`
+    : 'Lane';
+  const card = h(
+    'article',
+    {
+      class: 'card lane',
+      id: `lane-${lane.id}`,
+      dataset: { laneId: lane.id },
+      'aria-labelledby': `lane-title-${lane.id}`,
+    },
+    h(
+      'div',
+      { class: 'lane-head' },
+      h('h3', { class: 'lane-name', id: `lane-title-${lane.id}` }, laneName(lane)),
+      h('span', { class: 'state', dataset: { state: lane.state }, 'data-testid': 'lane-state' }, lane.state),
+    ),
+    h('div', { class: 'muted' }, direction),
+    h('div', { class: 'sign', 'aria-label': 'Lane display', 'data-testid': 'lane-display' }, display || ' '),
+    laneFacts(lane),
+    h(
+      'div',
+      { class: 'actions' },
+      h(
+        'button',
+        { type: 'button', class: 'btn btn-danger', onclick: () => openLaneDialog(ctx, lane.id) },
+        `Open ${laneName(lane)}…`,
+      ),
+    ),
+  );
+  placeCard(root, card, `lane-${lane.id}`);
+}
+
+/** @param {LaneView} lane */
+function laneFacts(lane) {
+  return h(
+    'dl',
+    { class: 'lane-facts' },
+    h('dt', {}, 'Last read'),
+    h('dd', { 'data-testid': 'lane-last-read' }, lastReadText(lane.lastRead)),
+    h('dt', {}, 'Arm'),
+    armFact(lane),
+    lane.devices ? [h('dt', {}, 'Devices'), devicesFact(lane.devices)] : null,
+  );
+}
+
+/** @param {LaneView['lastRead']} read */
+function lastReadText(read) {
+  if (!read?.plate) return h('span', { class: 'muted' }, 'none yet');
+  return [
+    h('span', { class: 'plate' }, read.plate),
+    ' ',
+    h('span', { class: read.confidence < 0.8 ? 'conf-low' : '' }, confidenceText(read.confidence)),
+    h('span', { class: 'muted' }, ` · ${fmtTime(read.at)}`),
+  ];
+}
+
+/** @param {LaneView} lane */
+function armFact(lane) {
+  const arm = armOf(lane);
+  return h(
+    'dd',
+    { class: 'arm', 'data-testid': 'lane-arm' },
+    h(
+      'span',
+      { class: 'arm-graphic', 'aria-hidden': 'true' },
+      h('span', { class: 'arm-bar', style: { transform: `rotate(${-80 * arm.position}deg)` } }),
+    ),
+    arm.word,
+  );
+}
+
+/** @param {Record<string, string>} devices */
+function devicesFact(devices) {
+  return h(
+    'dd',
+    { class: 'devices' },
+    Object.entries(devices).map(([name, health]) =>
+      h('span', { class: 'device', dataset: { health: String(health) } }, `${name}: ${health}`),
+    ),
+  );
+}
+
+/**
+ * Replace the card with this id, or add it at the end.
+ * @param {HTMLElement} root
+ * @param {HTMLElement} card
+ * @param {string} id
+ */
+function placeCard(root, card, id) {
+  const existing = document.getElementById(id);
+  if (!existing) {
+    root.appendChild(card);
+    return;
+  }
+  // Keep keyboard focus on the open button when a live update re-renders the card.
+  const hadFocus = existing.contains(document.activeElement);
+  existing.replaceWith(card);
+  if (hadFocus) card.querySelector('button')?.focus();
+}
