@@ -53,12 +53,12 @@ if (mode === 'bare') {
   for (let i = 0; i < 5000; i++) {
     decide(
       ctx,
-      edge.store,
+      edge.store.gateView,
       { kind: 'plate', plate: plateOf(open[i % open.length]!), confidence: 0.9 },
       clock.now(),
     );
   }
-  const occupancy = edge.store.occupancy();
+  const occupancy = edge.store.attendants.occupancy();
   process.stdout.write(
     `${JSON.stringify({ rssMb: rssMb(), spots: occupancy.pools.bookable.total + occupancy.pools.driveup.total })}\n`,
   );

@@ -98,7 +98,7 @@ export function populate(store: EdgeStore): void {
     for (let i = from; i < Math.min(RESERVATIONS, from + 2000); i++) {
       changes.push({ seq: i + 1, at, reason: 'confirmed', reservation: benchReservation(i) });
     }
-    store.applyChanges(changes);
+    store.mirror.applyChanges(changes);
   }
   const db = store.db;
   db.transaction(() => {

@@ -60,14 +60,14 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     populate(store);
     ctx.log(`edge: lot built in ${Date.now() - t0} ms`);
 
-    const lot = store.config().lot;
+    const lot = store.mirror.config().lot;
     const decisionContext = (direction: 'entry' | 'exit'): DecisionContext => ({
       lot,
       publicKeys: [key.publicEntry],
       laneId: direction === 'entry' ? 'in-1' : 'out-1',
       direction,
       overflowAvailable: false,
-      driveupCapacity: store.lotIndex().driveupCount,
+      driveupCapacity: store.mirror.lotIndex().driveupCount,
       spotsById: new Map(lot.spots.map((s) => [s.id, s])),
       times: timeFormatter(lot.timeZone),
     });
@@ -82,7 +82,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     for (let k = 0; k < 1000; k++) {
       const plate = `IN${String(k).padStart(5, '0')}`;
       inside.push(plate);
-      store.recordEntry({
+      store.ledger.recordEntry({
         sessionId: `bench-inside-${k}`,
         atMs: NOW - 90 * 60_000,
         laneId: 'in-1',
@@ -111,7 +111,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
 
     const plateExact = measure(
       'edge: gate decision, plate (exact)',
-      () => decide(entry, store, { kind: 'plate', plate: plateOf(pickOpen()), confidence: 0.93 }, NOW),
+      () =>
+        decide(entry, store.gateView, { kind: 'plate', plate: plateOf(pickOpen()), confidence: 0.93 }, NOW),
       opts,
     );
     const plateFuzzy = measure(
@@ -120,7 +121,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       () =>
         decide(
           entry,
-          store,
+          store.gateView,
           { kind: 'plate', plate: plateOf(pickOpen()).replace('0', 'O'), confidence: 0.93 },
           NOW,
         ),
@@ -128,7 +129,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     );
     const qr = measure(
       'edge: gate decision, signed QR (Ed25519)',
-      () => decide(entry, store, { kind: 'qr', text: qrTexts[random.int(qrTexts.length)]! }, NOW),
+      () => decide(entry, store.gateView, { kind: 'qr', text: qrTexts[random.int(qrTexts.length)]! }, NOW),
       opts,
     );
     const exitFee = measure(
@@ -136,7 +137,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       () =>
         decide(
           exit,
-          store,
+          store.gateView,
           { kind: 'plate', plate: inside[random.int(inside.length)]!, confidence: 0.93 },
           NOW,
         ),
@@ -158,7 +159,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           .step({ type: 'credential', credential }, NOW)
           .commands.find((c) => c.type === 'decide');
         if (asked?.type !== 'decide') throw new Error('no decision asked');
-        const d = decide(entry, store, credential, NOW);
+        const d = decide(entry, store.gateView, credential, NOW);
         if (d.kind !== 'admit') throw new Error(`expected admit, got ${d.kind}`);
         const r = sm.step(
           {

@@ -226,18 +226,20 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         price: { amount: 400, currency: 'EUR' },
       };
     };
-    // Seqs are assigned at commit (deferred trigger); the head is read after the commit returns.
+    // Seqs are assigned after commit by the change sequencer (as every repository write kicks it);
+    // the lag runs from the commit, so it includes the sequencing.
     const commit = async (count: number): Promise<{ t0: number; head: number }> => {
       await db.tx(async (q) => {
         for (let i = 0; i < count; i++) await appendChange(q, lotId, 'confirmed', reservation(), clock.now());
       });
       const t0 = performance.now();
+      await cloud!.app.changeSequencer.kick();
       return { t0, head: await cloud!.app.changes.headSeq(lotId) };
     };
     const lag: number[] = [];
     for (let i = 0; i < samples + 20; i++) {
       const { t0, head: seq } = await commit(1);
-      await until(() => store!.getCursor() >= seq, 5000, `seq ${seq} at the edge`);
+      await until(() => store!.mirror.getCursor() >= seq, 5000, `seq ${seq} at the edge`);
       if (i >= 20) lag.push(performance.now() - t0);
     }
 
@@ -286,7 +288,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const { head } = await commit(catchUpN);
     const t0 = performance.now();
     sync = await startEdge();
-    await until(() => store!.getCursor() >= head, 120_000, 'catch-up');
+    await until(() => store!.mirror.getCursor() >= head, 120_000, 'catch-up');
     const catchUpS = (performance.now() - t0) / 1000;
     rows.push(
       valueRow(
@@ -308,7 +310,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const at = new Date(now).toISOString();
     store.db.transaction(() => {
       for (let i = 0; i < drainN; i++)
-        store!.recordEvent(
+        store!.ledger.recordEvent(
           {
             kind: 'denied',
             at,
@@ -321,10 +323,10 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           now,
         );
     })();
-    const depth = store.outboxDepth();
+    const depth = store.ledger.outboxDepth();
     const d0 = performance.now();
     sync = await startEdge();
-    await until(() => store!.outboxDepth() === 0, 300_000, 'drain');
+    await until(() => store!.ledger.outboxDepth() === 0, 300_000, 'drain');
     const drainS = (performance.now() - d0) / 1000;
     const [stored] = await db.rows<{ n: number }>(
       'select count(*)::int as n from gate_events where lot_id = $1',

@@ -12,7 +12,7 @@ import { authPlugin } from './plugins/auth.js';
 import { corePlugin } from './plugins/core.js';
 import { dbPlugin } from './plugins/db.js';
 import { docsPlugin } from './plugins/docs.js';
-import { errorsPlugin } from './plugins/errors.js';
+import { errorsPlugin, frameworkErrors } from './plugins/errors.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { paymentsPlugin } from './plugins/payments.js';
@@ -46,16 +46,28 @@ export interface AppDeps {
 
 export type CloudApp = FastifyInstance;
 
+/** A caller's X-Request-ID when it is a sane token (proxies set one), else a fresh random id. */
+export function requestIdFrom(random: Random): (req: { headers: Record<string, unknown> }) => string {
+  return (req) => {
+    const given = req.headers['x-request-id'];
+    return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : random.id(16);
+  };
+}
+
 /** The cloud service as a Fastify app, not yet listening. */
 export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   const app = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
-    // Per-request lines would dominate the log; errors are logged by the error handler.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Per-request lines (LOG_REQUESTS=true) would dominate the log, so they are off by default;
+    // errors are logged by the error handler either way, with the request id.
+    logController: new LogController({ disableRequestLogging: deps.config.logRequests !== true }),
+    genReqId: requestIdFrom(deps.random),
     bodyLimit: 1024 * 1024,
     // Proxies (and the rate limiter) see the client address from X-Forwarded-For only when told to.
     trustProxy: false,
     routerOptions: { maxParamLength: 2048 },
+    // Router refusals (over-long path parameter, bad %-escape) in the one error shape.
+    frameworkErrors,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

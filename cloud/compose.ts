@@ -91,7 +91,7 @@ async function startSync(
       : await MemoryCredentialStore.fromCredentials([cloudAccount]);
     embedded = await startEmbeddedBroker({
       credentials,
-      logger: logger.child({ component: 'broker' }),
+      logger, // the broker names its component
       host: sync.embedded.host,
       port: sync.embedded.port,
     });

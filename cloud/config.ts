@@ -22,6 +22,8 @@ export interface CloudConfig {
   /** Base URL clients reach this service at (payment and checkout links). */
   publicUrl: string;
   logLevel: string;
+  /** One log line per request (method, url, status, time) with its request id; default off. */
+  logRequests?: boolean;
   database: DatabaseConfig;
   dataDir: string | null;
   auth: {
@@ -73,6 +75,7 @@ export const EnvSchema = z.object({
   PORT: Port.default(3000),
   PUBLIC_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_REQUESTS: Bool.default(false),
   ADMIN_EMAIL: z.email().default('admin@parkedge.local'),
   ADMIN_PASSWORD: z.string().min(10, 'at least 10 characters').max(256).optional(),
   JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
@@ -157,7 +160,38 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     secret,
   );
   const adminPassword = await persistedSecret(dataDir, 'admin-password', e.ADMIN_PASSWORD, secret);
+  const signing = await signingKey(e, dataDir);
 
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    logLevel: e.LOG_LEVEL,
+    logRequests: e.LOG_REQUESTS,
+    database:
+      e.DATABASE_URL !== undefined
+        ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE }
+        : { kind: 'pglite', dir: resolve(e.PGLITE_DIR) },
+    dataDir,
+    auth: {
+      jwtSecret,
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
+      admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: adminPassword },
+    },
+    payments: { provider: e.PAYMENT_PROVIDER, sandboxSecret },
+    signing,
+    rateLimits: {
+      capacityPerUserPerMinute: e.RATE_LIMIT_CAPACITY_PER_MINUTE,
+      reservePerLotPerMinute: e.RATE_LIMIT_RESERVE_PER_LOT_PER_MINUTE,
+    },
+    sweepers: { enabled: e.SWEEPERS, holdExpiryEveryMs: 60_000, noShowEveryMs: 15 * 60_000 },
+    sync: e.SYNC ? await syncConfig(e, dataDir) : null,
+  };
+}
+
+/** The credential signing key from the environment, else DATA_DIR/signing-key.json (made once). */
+async function signingKey(e: Env, dataDir: string): Promise<CloudConfig['signing']> {
   let signing: CloudConfig['signing'];
   if (e.SIGNING_KEY_PEM !== undefined && e.SIGNING_KEY_ID !== undefined) {
     signing = { keyId: e.SIGNING_KEY_ID, privatePem: e.SIGNING_KEY_PEM };
@@ -177,56 +211,37 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   } catch (err) {
     throw new ConfigError(`invalid cloud configuration:\n  SIGNING_KEY_PEM: ${(err as Error).message}`);
   }
+  return signing;
+}
 
+/** MQTT sync: an external broker when MQTT_URL is set, else the embedded one. */
+async function syncConfig(e: Env, dataDir: string): Promise<SyncConfig> {
   return {
-    host: e.HOST,
-    port: e.PORT,
-    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
-    logLevel: e.LOG_LEVEL,
-    database:
-      e.DATABASE_URL !== undefined
-        ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE }
-        : { kind: 'pglite', dir: resolve(e.PGLITE_DIR) },
-    dataDir,
-    auth: {
-      jwtSecret,
-      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
-      refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
-      admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: adminPassword },
+    brokerUrl: e.MQTT_URL ?? null,
+    embedded: {
+      host: e.BROKER_HOST,
+      port: e.BROKER_PORT,
+      accountsFile: join(dataDir, 'broker-accounts'),
     },
-    payments: { provider: e.PAYMENT_PROVIDER, sandboxSecret },
-    signing,
-    rateLimits: {
-      capacityPerUserPerMinute: e.RATE_LIMIT_CAPACITY_PER_MINUTE,
-      reservePerLotPerMinute: e.RATE_LIMIT_RESERVE_PER_LOT_PER_MINUTE,
-    },
-    sweepers: { enabled: e.SWEEPERS, holdExpiryEveryMs: 60_000, noShowEveryMs: 15 * 60_000 },
-    sync: e.SYNC
-      ? {
-          brokerUrl: e.MQTT_URL ?? null,
-          embedded: {
-            host: e.BROKER_HOST,
-            port: e.BROKER_PORT,
-            accountsFile: join(dataDir, 'broker-accounts'),
-          },
-          username: e.MQTT_USERNAME,
-          // The embedded broker's cloud account gets a generated password kept in DATA_DIR.
-          password:
-            e.MQTT_PASSWORD ??
-            (e.MQTT_URL === undefined
-              ? await persistedSecret(dataDir, 'broker-cloud-password', undefined, secret)
-              : ''),
-          instanceId:
-            e.MQTT_INSTANCE_ID ??
-            `cloud-${
-              hostname()
-                .replace(/[^A-Za-z0-9_-]/g, '')
-                .slice(0, 24) || 'x'
-            }-${process.pid}`,
-          sharedSubscription: e.MQTT_SHARED_SUBSCRIPTION ?? e.MQTT_URL !== undefined,
-        }
-      : null,
+    username: e.MQTT_USERNAME,
+    // The embedded broker's cloud account gets a generated password kept in DATA_DIR.
+    password:
+      e.MQTT_PASSWORD ??
+      (e.MQTT_URL === undefined
+        ? await persistedSecret(dataDir, 'broker-cloud-password', undefined, secret)
+        : ''),
+    instanceId: e.MQTT_INSTANCE_ID ?? defaultInstanceId(),
+    sharedSubscription: e.MQTT_SHARED_SUBSCRIPTION ?? e.MQTT_URL !== undefined,
   };
+}
+
+/** Unique per process on a host, so instances sharing a broker do not take each other's session. */
+function defaultInstanceId(): string {
+  return `cloud-${
+    hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '')
+      .slice(0, 24) || 'x'
+  }-${process.pid}`;
 }
 
 /** In-memory configuration for tests and benchmarks: nothing touches the disk. */

@@ -23,10 +23,26 @@ const ArriveBody = z.object({
   patienceMs: z.number().int().min(100).max(120_000).default(20_000),
 });
 
+/** What a car sent through `POST /demo/arrive` did, once it drove through or reversed away. */
+export interface ControlArrival {
+  lotId: string;
+  plate: string;
+  lane: 'entry' | 'exit';
+  admitted: boolean;
+  display: string[];
+}
+
+export interface ControlServerOptions {
+  system: DemoSystem;
+  port: number;
+  /** Told about every scripted arrival, so the console can print it like generated traffic. */
+  onArrival?: (arrival: ControlArrival) => void;
+}
+
 export async function startControlServer(
-  system: DemoSystem,
-  port: number,
+  options: ControlServerOptions,
 ): Promise<{ url: string; server: FastifyInstance }> {
+  const { system, port, onArrival } = options;
   const app = Fastify({ logger: false });
 
   const status = () => ({
@@ -67,7 +83,9 @@ export async function startControlServer(
     const { lotId, plate, qr, lane, patienceMs } = body.data;
     if (!system.lots.has(lotId))
       return reply.code(404).send({ error: 'not_found', message: `no lot ${lotId}` });
-    return system.traffic.arrive({ lotId, plate, qr: qr ?? null, lane, patienceMs });
+    const result = await system.traffic.arrive({ lotId, plate, qr: qr ?? null, lane, patienceMs });
+    onArrival?.({ lotId, plate, lane, ...result });
+    return result;
   });
 
   const url = await app.listen({ host: '127.0.0.1', port });

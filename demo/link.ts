@@ -1,3 +1,4 @@
+import type { Clock } from '../protocol/clock.js';
 import { type AddressInfo, type Server, type Socket, connect, createServer } from 'node:net';
 
 /**
@@ -21,15 +22,18 @@ export class LinkRelay {
   readonly #host: string;
   readonly #pairs = new Set<[Socket, Socket]>();
   readonly #listeners = new Set<(change: LinkChange) => void>();
+  readonly #clock: Clock;
   #server: Server | null = null;
   #port = 0;
   #up = true;
-  #changedAt = Date.now();
+  #changedAt: number;
   /** Connections refused while the link was down. */
   refused = 0;
 
-  constructor(target: LinkTarget, options: { host?: string; port?: number } = {}) {
+  constructor(target: LinkTarget, options: { clock: Clock; host?: string; port?: number }) {
     this.#target = target;
+    this.#clock = options.clock;
+    this.#changedAt = options.clock.now();
     this.#host = options.host ?? '127.0.0.1';
     this.#port = options.port ?? 0;
   }
@@ -75,7 +79,7 @@ export class LinkRelay {
   set(up: boolean): void {
     if (up === this.#up) return;
     this.#up = up;
-    this.#changedAt = Date.now();
+    this.#changedAt = this.#clock.now();
     if (!up) {
       for (const [a, b] of this.#pairs) {
         a.destroy();

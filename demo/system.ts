@@ -17,7 +17,7 @@ import { parseEdgeConfig } from '../edge/config.js';
 import { simulatedLibraryDrivers } from '../edge/devices/factory.js';
 import type { SimLaneControl } from '../hardware-sim/lane.js';
 import { simLaneFactory } from '../hardware-sim/lot.js';
-import { systemClock } from '../protocol/clock.js';
+import { type Clock, systemClock } from '../protocol/clock.js';
 import type { ConnectivityState } from '../protocol/mqtt.js';
 import type { Logger } from '../protocol/logger.js';
 import { cryptoRandom, seededRandom } from '../protocol/random.js';
@@ -54,6 +54,8 @@ export interface SystemOptions {
   onProgress?: (message: string) => void;
   onTraffic?: (event: TrafficEvent) => void;
   onConnectivity?: (lotId: string, state: ConnectivityState, since: string) => void;
+  /** Default: the system clock. */
+  clock?: Clock;
 }
 
 export interface DemoLotRuntime {
@@ -140,6 +142,7 @@ interface StartContext {
   env: NodeJS.ProcessEnv;
   dataDir: string;
   lotDefs: readonly DemoLot[];
+  clock: Clock;
   logger: Logger;
   progress: (message: string) => void;
   undo: Undo;
@@ -161,6 +164,7 @@ export async function startSystem(options: SystemOptions): Promise<DemoSystem> {
     env: options.env ?? process.env,
     dataDir,
     lotDefs: options.lots ?? DEMO_LOTS,
+    clock: options.clock ?? systemClock,
     logger,
     progress: options.onProgress ?? (() => {}),
     undo: new Undo(logger),
@@ -219,7 +223,7 @@ async function startBroker(ctx: StartContext): Promise<BrokerSetup> {
   const brokerPort = ctx.options.portBase ? ctx.options.portBase + lotDefs.length + 1 : 0;
   const broker: EmbeddedBroker = await startEmbeddedBroker({
     credentials,
-    logger: ctx.logger.child({ component: 'broker' }),
+    logger: ctx.logger, // the broker names its component
     port: brokerPort,
   });
   ctx.undo.push(() => broker.close());
@@ -254,7 +258,8 @@ async function startCloudService(ctx: StartContext, broker: BrokerSetup) {
     MQTT_INSTANCE_ID: 'demo-cloud',
     MQTT_SHARED_SUBSCRIPTION: broker.kind === 'external' ? 'true' : 'false',
   });
-  const cloud = await createCloud(cloudConfig, { logger: ctx.logger.child({ component: 'cloud' }) });
+  // `service`, not `component`: the cloud's parts name their own components (one per log line).
+  const cloud = await createCloud(cloudConfig, { logger: ctx.logger.child({ service: 'cloud' }) });
   ctx.undo.push(() => cloud.close());
   await cloud.app.listen({ host: '127.0.0.1', port: cloudPort });
   const cloudUrl = `http://127.0.0.1:${cloudPort}`;
@@ -319,7 +324,7 @@ async function startLot(
 ): Promise<DemoLotRuntime> {
   const { def } = lot;
   const { options } = ctx;
-  const link = await new LinkRelay(targetOf(lot.broker.url)).start();
+  const link = await new LinkRelay(targetOf(lot.broker.url), { clock: ctx.clock }).start();
   ctx.undo.push(() => link.close());
   const creds = lot.broker.lotCreds.get(def.id)!;
   const config = parseEdgeConfig(
@@ -345,9 +350,9 @@ async function startLot(
     { source: `demo lot ${def.id}` },
   );
   const edge = await createEdge(config, {
-    clock: systemClock,
+    clock: ctx.clock,
     random: cryptoRandom(),
-    logger: ctx.logger.child({ component: 'edge', lotId: def.id }),
+    logger: ctx.logger.child({ service: 'edge' }), // createEdge binds lotId and components
     simulator: simLaneFactory({ drivers: simulatedLibraryDrivers }),
   });
   ctx.undo.push(() => edge.stop());
@@ -382,9 +387,10 @@ function startTraffic(ctx: StartContext, cloudUrl: string, lots: Map<string, Dem
       name: l.def.name,
       entry: l.entry,
       exit: l.exit,
-      knowsReservation: (id: string) => l.edge.store.reservationById(id) !== undefined,
+      knowsReservation: (id: string) => l.edge.store.mirror.reservationById(id) !== undefined,
     })),
     random: seededRandom(options.seed ?? 1),
+    clock: ctx.clock,
     logger: ctx.logger.child({ component: 'traffic' }),
     driver: DEMO_CLOUD_ACCOUNTS.driver,
     ...options.trafficPace,

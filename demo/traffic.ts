@@ -1,5 +1,6 @@
 import type { SimLaneControl } from '../hardware-sim/lane.js';
 import { randomPlate } from '../hardware-sim/scenarios.js';
+import type { Clock } from '../protocol/clock.js';
 import type { Logger } from '../protocol/logger.js';
 import type { Random } from '../protocol/random.js';
 import { SLOT_MS, slotOf, slotStartMs } from '../protocol/slots.js';
@@ -41,6 +42,7 @@ export interface TrafficOptions {
   cloudUrl: string;
   lots: readonly TrafficLot[];
   random: Random;
+  clock: Clock;
   logger: Logger;
   /** The driver account the bookings are made with (registered when missing). */
   driver: { email: string; password: string };
@@ -224,7 +226,7 @@ export class DemoTraffic {
   }
 
   async #book(lot: TrafficLot, plate: string, kind: VisitorKind): Promise<Reservation | null> {
-    const now = Date.now();
+    const now = this.#o.clock.now();
     const start = slotStartMs(slotOf(now));
     // Late leavers book only the current slot; the others an hour or two.
     const slots = kind === 'late-leaver' ? 1 : 4 + this.#o.random.int(5);
@@ -290,9 +292,9 @@ export class DemoTraffic {
   }
 
   async #until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = this.#o.clock.now() + timeoutMs;
     while (!cond()) {
-      if (Date.now() > deadline || this.#stopped) return false;
+      if (this.#o.clock.now() > deadline || this.#stopped) return false;
       await new Promise((r) => setTimeout(r, 100));
     }
     return true;
@@ -302,7 +304,7 @@ export class DemoTraffic {
     if (v.kind === 'late-leaver' && v.reservation) {
       // Well after the booked slot (and the lot's exit grace) ended: an overstay charge at the exit.
       const end = Date.parse(v.reservation.end);
-      return Math.max(0, end - Date.now()) + 12 * 60_000;
+      return Math.max(0, end - this.#o.clock.now()) + 12 * 60_000;
     }
     const [min, max] = this.#o.stayMs;
     return min + this.#o.random.int(Math.max(1, max - min));

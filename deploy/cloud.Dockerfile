@@ -5,7 +5,7 @@
 # Runs several instances behind a load balancer, each with DATABASE_URL and MQTT_URL set
 # (deploy/README.md, "Production topology"). Sources run through tsx, as in the tests.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 # The lockfile is shared with the edge, so its native modules are built here too (never loaded:

@@ -7,7 +7,7 @@
 # time keeps the controller inside its 150 MB memory budget (bench/edge.bench.ts). Packages stay
 # external imports, resolved from the production node_modules beside dist/.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 # Toolchain for the native modules: better-sqlite3, epoll (onoff's GPIO interrupts),

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Clock } from '../protocol/clock.js';
 import type { Logger } from '../protocol/logger.js';
 import type { Random } from '../protocol/random.js';
@@ -14,7 +14,8 @@ import { type EdgeConfig, simulatedLaneIds } from './config.js';
 import { Connectivity } from './connectivity.js';
 import { decisionContexts } from './decision-context.js';
 import { type DecisionContext, exitCharge } from './lane/decision.js';
-import { Lane, type OnlineHooks } from './lane/lane.js';
+import { Lane } from './lane/lane.js';
+import type { OnlineHooks } from './lane/types.js';
 import {
   closeLaneHardware,
   type LaneHardware,
@@ -22,6 +23,7 @@ import {
   type SimulatedLaneFactory,
 } from './lane-hardware.js';
 import { createEdgeMetrics, type EdgeMetrics } from './metrics.js';
+import { registerSimControl } from './sim-control/plugin.js';
 import { type StartSync, startOnline } from './online.js';
 import { EdgeStore } from './store/store.js';
 import { createSyncPort, type EdgeSyncPort } from './store/sync-port.js';
@@ -156,7 +158,7 @@ export async function createEdge<S = unknown>(config: EdgeConfig, deps: EdgeDeps
       logger: base.child({ component: 'store' }),
       fileConfig: { lot: config.lot, publicKeys: config.publicKeys },
     });
-    await seedAccounts(store, config.attendant.accounts, base.child({ component: 'accounts' }));
+    await seedAccounts(store.attendants, config.attendant.accounts, base.child({ component: 'accounts' }));
   } catch (e) {
     await closeLaneHardware(hardware.values(), logger);
     throw e;
@@ -167,13 +169,17 @@ export async function createEdge<S = unknown>(config: EdgeConfig, deps: EdgeDeps
   const bus = new EdgeBus((err) => logger.error({ err }, 'event listener failed'));
   const connectivity = new Connectivity('offline', clock.now());
   const metrics = createEdgeMetrics({ lot: config.lotId }, { processMetrics: deps.processMetrics ?? false });
-  const decisionContextFor = decisionContexts({ store, connectivity, hooks: () => hooks.current });
+  const decisionContextFor = decisionContexts({
+    mirror: store.mirror,
+    connectivity,
+    hooks: () => hooks.current,
+  });
   const wired = { config, deps, timers, logger, base, hardware, store, hooks, bus, connectivity, metrics };
   const { lanes, sims } = assembleLanes({ ...wired, decisionContextFor });
   publishStoreEvents({ store, bus, hooks, connectivity, logger });
   const syncPort = createSyncPort({ store, connectivity, lanes: () => laneHealth(lanes) });
-  const handleCommand = commandHandler({ lanes, store, clock });
-  const http = await attendantServer({ ...wired, decisionContextFor, lanes, simulatedLanes });
+  const handleCommand = commandHandler({ lanes, ledger: store.ledger, clock });
+  const http = await attendantServer({ ...wired, decisionContextFor, lanes, sims, simulatedLanes });
   return edgeLifecycle({
     ...wired,
     decisionContextFor,
@@ -245,7 +251,7 @@ function publishStoreEvents(parts: {
     for (const alarm of acknowledged) bus.emit({ type: 'alarm_ack', alarm });
     for (const audit of audits) bus.emit({ type: 'audit', ...auditEntry(audit) });
     if (events.length > 0) {
-      bus.emit({ type: 'outbox', lastEventId: events.at(-1)!.eventId, depth: store.outboxDepth() });
+      bus.emit({ type: 'outbox', lastEventId: events.at(-1)!.eventId, depth: store.ledger.outboxDepth() });
       hooks.current.notifyEventsWritten?.();
     }
   });
@@ -263,19 +269,48 @@ function laneHealth(lanes: ReadonlyMap<string, Lane>) {
   });
 }
 
-/** The attendant API, plus the UI's static files when built and wanted. */
+/**
+ * The controller's HTTP server. Per-request log lines (`logRequests` / LOG_REQUESTS=true) are off
+ * by default; every reply carries its request id (a sane caller X-Request-ID, else a random one).
+ */
+function edgeHttpServer(config: EdgeConfig, random: Random, base: Logger): FastifyInstance {
+  const genReqId = (req: { headers: Record<string, unknown> }) => {
+    const given = req.headers['x-request-id'];
+    return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : random.id(16);
+  };
+  const options = { bodyLimit: 64 * 1024, genReqId };
+  const http: FastifyInstance = config.logRequests
+    ? Fastify({
+        ...options,
+        loggerInstance: base.child({ component: 'http' }) as unknown as FastifyBaseLogger,
+      })
+    : Fastify({ ...options, logger: false });
+  http.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  return http;
+}
+
+/**
+ * The attendant API, the simulator control when a lane is simulated (edge/sim-control), plus the
+ * UI's static files when built and wanted.
+ */
 async function attendantServer<S>(
-  parts: WiredParts<S> & { lanes: ReadonlyMap<string, Lane>; simulatedLanes: string[] },
+  parts: WiredParts<S> & {
+    lanes: ReadonlyMap<string, Lane>;
+    sims: ReadonlyMap<string, S>;
+    simulatedLanes: string[];
+  },
 ): Promise<FastifyInstance> {
   const { config, deps, store, lanes } = parts;
   const exitChargeNow = (session: VehicleSession) =>
     exitCharge(
       parts.decisionContextFor({ id: 'attendant', direction: 'exit' }),
-      store,
+      store.gateView,
       session,
       deps.clock.now(),
     );
-  const http = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const http = edgeHttpServer(config, deps.random, parts.base);
   await http.register(attendantPlugin, {
     edge: {
       lotId: config.lotId,
@@ -292,6 +327,12 @@ async function attendantServer<S>(
       logger: parts.base.child({ component: 'attendant' }),
     },
   });
+  await registerSimControl(http, {
+    lotId: config.lotId,
+    lanes: config.lanes,
+    sims: parts.sims,
+    logger: parts.base.child({ component: 'sim-control' }),
+  });
   if (deps.ui !== false) {
     const { UI_ROOT, uiPlugin } = await import('./ui/plugin.js');
     if (existsSync(join(UI_ROOT, 'index.html'))) await http.register(uiPlugin);
@@ -303,7 +344,7 @@ async function attendantServer<S>(
 function startHousekeeping(parts: Pick<EdgeParts<unknown>, 'config' | 'store' | 'timers' | 'logger'>) {
   const { config, store, timers, logger } = parts;
   const run = () => {
-    store
+    store.ledger
       .housekeeping(
         config.outboxRetentionDays,
         () => new Promise((resolve) => timers.setTimeout(resolve, 10)),
@@ -361,7 +402,8 @@ function edgeLifecycle<S>(parts: EdgeParts<S>): Edge<S> {
           clock: deps.clock,
           random: deps.random,
           metrics: parts.metrics,
-          logger: parts.base.child({ component: 'sync' }),
+          // the sync client binds lotId and its component itself (a second binding prints twice)
+          logger: deps.logger,
         });
         sync = online.sync;
         hooks.current = online.hooks;

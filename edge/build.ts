@@ -72,7 +72,7 @@ export async function buildEdge(options: BuildEdgeOptions = {}): Promise<BuiltEd
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node24',
     packages: 'external',
     // What the sources import dynamically stays lazy (hardware-sim only for simulated lanes, the MQTT
     // client only when configured, the UI plugin only when served): chunks beside the entry.

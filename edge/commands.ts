@@ -1,6 +1,6 @@
 import type { Clock } from '../protocol/clock.js';
 import type { Lane } from './lane/lane.js';
-import type { EdgeStore } from './store/store.js';
+import type { GateLedger } from './store/ledger.js';
 import type { Command } from './sync/ports.js';
 
 export type CommandResult = { ok: boolean; detail: string };
@@ -8,10 +8,10 @@ export type CommandResult = { ok: boolean; detail: string };
 /** Executes a cloud operator's command (open a lane, reset anti-passback) on this lot. */
 export function commandHandler(deps: {
   lanes: ReadonlyMap<string, Lane>;
-  store: EdgeStore;
+  ledger: Pick<GateLedger, 'resetPassback'>;
   clock: Clock;
 }): (command: Command) => Promise<CommandResult> {
-  const { lanes, store, clock } = deps;
+  const { lanes, ledger, clock } = deps;
   return async (command) => {
     if (command.kind === 'open_lane') {
       const lane = lanes.get(command.laneId);
@@ -22,7 +22,7 @@ export function commandHandler(deps: {
         commandId: command.commandId,
       });
     }
-    const result = store.resetPassback({
+    const result = ledger.resetPassback({
       atMs: clock.now(),
       reservationId: command.reservationId,
       attendant: command.by || 'cloud',

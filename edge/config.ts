@@ -119,6 +119,8 @@ export const EdgeConfigSchema = z
     /** Acknowledged gate events older than this are pruned locally. */
     outboxRetentionDays: z.number().int().min(1).max(3650).default(30),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** One log line per HTTP request (method, url, status, time) with its request id; default off. */
+    logRequests: z.boolean().default(false),
   })
   .superRefine((c, ctx) => {
     if (c.lot.id !== c.lotId) {
@@ -164,7 +166,7 @@ export class ConfigError extends Error {
 interface EnvOverride {
   env: string;
   path: string[];
-  kind: 'string' | 'int';
+  kind: 'string' | 'int' | 'bool';
 }
 
 /** Environment variables that override file keys. */
@@ -174,11 +176,21 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { env: 'EDGE_PORT', path: ['attendant', 'port'], kind: 'int' },
   { env: 'EDGE_JWT_SECRET', path: ['attendant', 'jwtSecret'], kind: 'string' },
   { env: 'EDGE_LOG_LEVEL', path: ['logLevel'], kind: 'string' },
+  { env: 'LOG_REQUESTS', path: ['logRequests'], kind: 'bool' },
   { env: 'MQTT_URL', path: ['mqtt', 'url'], kind: 'string' },
   { env: 'MQTT_USERNAME', path: ['mqtt', 'username'], kind: 'string' },
   { env: 'MQTT_PASSWORD', path: ['mqtt', 'password'], kind: 'string' },
   { env: 'MQTT_CLIENT_ID', path: ['mqtt', 'clientId'], kind: 'string' },
 ];
+
+const BOOL_WORDS: Readonly<Record<string, boolean>> = {
+  true: true,
+  '1': true,
+  yes: true,
+  false: false,
+  '0': false,
+  no: false,
+};
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
   let node = target;
@@ -211,6 +223,13 @@ export function parseEdgeConfig(
         continue;
       }
       setPath(merged, o.path, Number(value.trim()));
+    } else if (o.kind === 'bool') {
+      const flag = BOOL_WORDS[value.trim().toLowerCase()];
+      if (flag === undefined) {
+        envIssues.push(`${o.env}: expected true or false, got "${value}"`);
+        continue;
+      }
+      setPath(merged, o.path, flag);
     } else {
       setPath(merged, o.path, value);
     }

@@ -1,8 +1,8 @@
 import type { Connectivity } from './connectivity.js';
 import type { DecisionContext } from './lane/decision.js';
-import type { OnlineHooks } from './lane/lane.js';
+import type { OnlineHooks } from './lane/types.js';
 import { timeFormatter } from './lane/messages.js';
-import type { EdgeStore } from './store/store.js';
+import type { MirrorStore } from './store/mirror.js';
 import type { StoredConfig } from './store/types.js';
 
 interface ContextBase {
@@ -17,20 +17,20 @@ interface ContextBase {
  * the cloud delivers a new version) plus whether overflow can be asked for right now.
  */
 export function decisionContexts(deps: {
-  store: EdgeStore;
+  mirror: Pick<MirrorStore, 'config' | 'lotIndex'>;
   connectivity: Connectivity;
   hooks: () => OnlineHooks;
 }): (lane: { id: string; direction: 'entry' | 'exit' }) => DecisionContext {
-  const { store, connectivity } = deps;
+  const { mirror, connectivity } = deps;
   let cached: ContextBase | null = null;
   const contextBase = (): ContextBase => {
-    const current = store.config();
+    const current = mirror.config();
     if (cached?.config !== current) {
       cached = {
         config: current,
         spotsById: new Map(current.lot.spots.map((s) => [s.id, s])),
         times: timeFormatter(current.lot.timeZone),
-        driveupCapacity: store.lotIndex().driveupCount,
+        driveupCapacity: mirror.lotIndex().driveupCount,
       };
     }
     return cached;

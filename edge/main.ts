@@ -43,6 +43,12 @@ async function main(): Promise<void> {
     { url: edge.url(), mqtt: config.mqtt.url ? 'configured' : 'none (offline-only)' },
     `edge ${config.lotId} running`,
   );
+  if (simulated.length > 0 && edge.url()) {
+    process.stdout.write(
+      `Simulator control (loopback only): GET ${edge.url()}/sim, POST ${edge.url()}/sim/arrive ` +
+        '{"laneId":"…","plate":"…"} — see edge/README.md, "Try a lot without hardware".\n',
+    );
+  }
 }
 
 /** hardware-sim running the real drivers; imported lazily so a real lot never loads it. */

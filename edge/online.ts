@@ -3,7 +3,7 @@ import type { Logger } from '../protocol/logger.js';
 import type { Random } from '../protocol/random.js';
 import type { CommandResult } from './commands.js';
 import type { EdgeConfig } from './config.js';
-import type { OnlineHooks } from './lane/lane.js';
+import type { OnlineHooks } from './lane/types.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { EdgeSyncPort } from './store/sync-port.js';
 import type { EdgeSync } from './sync/client.js';

@@ -226,14 +226,20 @@ export class SimPlateCamera {
     return this.#opts.serial;
   }
 
-  /** Reads `plate` and sends the frame; `misread` forces (true) or forbids (false) a misread. */
-  async capture(plate: string, options: { misread?: boolean } = {}): Promise<CameraShot> {
+  /**
+   * Reads `plate` and sends the frame; `misread` forces (true) or forbids (false) a misread;
+   * `confidence` (0..1) is reported instead of a random one from the configured range.
+   */
+  async capture(
+    plate: string,
+    options: { misread?: boolean; confidence?: number } = {},
+  ): Promise<CameraShot> {
     const { random, clock, laneId } = this.#opts;
     const truth = normalisePlate(plate);
     const misread = options.misread ?? random.chance(this.#opts.misreadRate ?? 0);
     const sent = misread ? misreadPlate(truth, random) : truth;
     const [lo, hi] = this.#opts.confidence ?? [0.85, 0.99];
-    const confidence = Math.round((lo + random.next() * (hi - lo)) * 100) / 100;
+    const confidence = options.confidence ?? Math.round((lo + random.next() * (hi - lo)) * 100) / 100;
     const frame = encodePlateFrame({ laneId, plate: sent, confidence, capturedAt: clock.now() });
     const noise = random.chance(this.#opts.noiseRate ?? 0) ? randomBytes(random, 1 + random.int(24)) : null;
     const delivered = await this.send(noise ? Buffer.concat([noise, frame]) : frame);

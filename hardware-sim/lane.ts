@@ -90,6 +90,42 @@ export interface ArrivalOptions {
   unreadable?: boolean;
   /** Camera reads the car on approach, before it reaches the arming loop. */
   readBeforeLoop?: boolean;
+  /** Confidence the camera reports (0..1); default: random in the camera's range. */
+  confidence?: number;
+}
+
+/** One scripted car at the lane (`SimLaneControl.visit`). */
+export interface SimVisit {
+  /** What the camera reads; null: no readable plate. */
+  plate: string | null;
+  /** QR text the driver shows once at the loop; null: none. */
+  qr: string | null;
+  /** Confidence the camera reports (0..1). */
+  confidence?: number;
+  /** How long the driver waits for the arm before reversing away. */
+  patienceMs: number;
+}
+
+/** What a scripted car saw: whether the arm opened (it drove through) and the sign meanwhile. */
+export interface SimVisitResult {
+  admitted: boolean;
+  /** The lane sign when the driver decided (drove on or gave up). */
+  display: string[];
+  /** The camera's frame, or null (no camera, no plate, or unreadable). */
+  read: { plate: string; confidence: number; delivered: boolean } | null;
+  /** Whether the QR scanner took the code; null when no code was shown. */
+  qrScanned: boolean | null;
+}
+
+/** What can be seen of the lane's hardware right now. */
+export interface SimLaneSnapshot {
+  arm: ArmState;
+  loops: { presence: boolean; safety: boolean };
+  /** null: the lane has no such device; else whether it is plugged in. */
+  camera: boolean | null;
+  qr: boolean | null;
+  /** A scripted car is at the lane. */
+  busy: boolean;
 }
 
 export interface SafetyViolation {
@@ -133,6 +169,15 @@ export interface SimLaneControl {
   reconnectCamera(): void;
   disconnectQr(): void;
   reconnectQr(): void;
+  /**
+   * One car, start to finish (the demo's scripted arrival): arrives and is read, shows `qr`, drives
+   * through once the arm is up or reverses away after `patienceMs`; resolves once the loop driver has
+   * reported it gone (the debounce later). Rejects while another scripted car is at the lane.
+   */
+  visit(visit: SimVisit): Promise<SimVisitResult>;
+  /** Force a loop's detector on or off (a stalled car, a stuck detector); 'presence' = arming loop. */
+  setLoop(loop: 'presence' | 'safety', occupied: boolean): void;
+  snapshot(): SimLaneSnapshot;
   /** Times the relay was driven to arm-down while a vehicle stood on the safety loop (must stay empty). */
   safetyViolations(): readonly SafetyViolation[];
   /** Closes the drivers and the simulated hardware. */
@@ -263,16 +308,21 @@ function simLaneControl(parts: {
   display: RecordingDisplay;
   close: () => Promise<void>;
 }): SimLaneControl {
-  const { laneId, clock, pins, display } = parts;
+  const { laneId, clock, pins } = parts;
+  const sign = parts.display;
   const { bus, arm, armingLoop, safetyLoop, vehicles, violations } = parts.hw;
   const { serial, camera, qr, readDelayMs } = parts.peripherals;
 
   const capture = async (plate: string | null, options: ArrivalOptions): Promise<CameraShot | null> => {
     if (!camera || plate === null || options.unreadable) return null;
-    return camera.capture(plate, options.misread === undefined ? {} : { misread: options.misread });
+    return camera.capture(plate, {
+      ...(options.misread === undefined ? {} : { misread: options.misread }),
+      ...(options.confidence === undefined ? {} : { confidence: options.confidence }),
+    });
   };
+  let visiting = false;
 
-  return {
+  const control: SimLaneControl = {
     laneId,
     bus,
     arm,
@@ -281,7 +331,7 @@ function simLaneControl(parts: {
     vehicles,
     camera,
     qr,
-    display,
+    display: sign,
     pins,
     async vehicleArrives(plate, options = {}) {
       if (options.readBeforeLoop) {
@@ -330,7 +380,42 @@ function simLaneControl(parts: {
     reconnectCamera: () => serial?.plug(),
     disconnectQr: () => qr?.unplug(),
     reconnectQr: () => qr?.plug(),
+    async visit(v) {
+      if (visiting) throw new Error(`a car is already at lane ${laneId}`);
+      visiting = true;
+      try {
+        const shot = await control.vehicleArrives(v.plate, {
+          misread: false,
+          ...(v.confidence === undefined ? {} : { confidence: v.confidence }),
+        });
+        const qrScanned = v.qr === null ? null : await control.presentQr(v.qr);
+        const admitted = await control.waitForArm('up', v.patienceMs);
+        const display = [...sign.current()];
+        if (admitted) await control.driveThrough();
+        else await control.backOut();
+        // Answer once the loop driver has reported the car gone (debounce), so the lane has seen
+        // it leave: the passage is recorded by the time the caller hears back.
+        await sleep(clock, (pins.debounceMs ?? 50) + 10);
+        const read = shot && { plate: shot.sent, confidence: shot.confidence, delivered: shot.delivered };
+        return { admitted, display, read, qrScanned };
+      } finally {
+        visiting = false;
+      }
+    },
+    setLoop(loop, occupied) {
+      const target = loop === 'presence' ? armingLoop : safetyLoop;
+      if (occupied && !target.occupied()) target.enter();
+      while (!occupied && target.occupied()) target.leave();
+    },
+    snapshot: () => ({
+      arm: arm.state(),
+      loops: { presence: armingLoop.occupied(), safety: safetyLoop.occupied() },
+      camera: serial ? serial.plugged() : null,
+      qr: qr ? qr.plugged() : null,
+      busy: visiting,
+    }),
     safetyViolations: () => violations,
     close: parts.close,
   };
+  return control;
 }

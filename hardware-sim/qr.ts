@@ -85,6 +85,10 @@ export class SimQrScanner {
     return this.#presented;
   }
 
+  plugged(): boolean {
+    return this.#plugged;
+  }
+
   unplug(): void {
     this.#plugged = false;
     const device = this.#device;

@@ -15,6 +15,7 @@ import {
   VehicleType,
 } from './domain.js';
 import { PublicKeySchema } from './mqtt.js';
+import { PLATE_INPUT_MAX_LENGTH, PLATE_INPUT_PATTERN, plateProblem } from './plates.js';
 
 /**
  * The cloud's HTTP contract: every request and response body of API v1. Routes, the OpenAPI
@@ -59,13 +60,51 @@ export const IdempotencyHeaders = z.looseObject({
     .describe('Same key + same body returns the first response; same key + another body is refused (422).'),
 });
 
+/**
+ * A number in a query string, read from its text; blank text (`?lat=`) is refused, not read as 0
+ * (which is what plain coercion would make of it).
+ */
+function queryNumber<T extends z.ZodType<number, unknown>>(schema: (n: z.ZodCoercedNumber) => T) {
+  return z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v),
+    schema(z.coerce.number({ error: 'expected a number' })),
+  );
+}
+
 export const LotParams = z.object({ lotId: LotId });
 export const ReservationParams = z.object({ id: Id });
+
+/**
+ * A licence plate as typed: 2 to 10 ASCII letters or digits once spaces, dashes and dots are
+ * dropped (`protocol/plates.ts` normalizePlate); the message says which part of the rule failed.
+ */
+export const PlateInput = z
+  .string()
+  .superRefine((raw, ctx) => {
+    const problem = plateProblem(raw);
+    if (problem !== null)
+      ctx.addIssue({ code: 'custom', message: `plate ${problem}`, params: { rule: 'invalid_plate' } });
+  })
+  // The same rule for the document (a test keeps plateProblem and the pattern in step).
+  .meta({
+    maxLength: PLATE_INPUT_MAX_LENGTH,
+    pattern: PLATE_INPUT_PATTERN.source,
+    description: '2 to 10 letters A-Z or digits; spaces, dashes and dots are ignored, e.g. "B-AB 1234".',
+  });
 
 // ---------------------------------------------------------------------------------------------
 // Auth
 
-const Email = z.email().max(254);
+/**
+ * The address format the API accepts (and the OpenAPI document states as its pattern): dot-separated
+ * atoms of letters, digits and `_ ' + -` before the @; a host name after it whose labels start and
+ * end with a letter or digit (at most 63 characters each) and a top-level domain of letters. A subset
+ * of the JSON Schema `email` format, so every address the API accepts is a valid one.
+ */
+export const EMAIL_PATTERN =
+  /^[A-Za-z0-9_'+-]+(?:\.[A-Za-z0-9_'+-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+
+const Email = z.email({ pattern: EMAIL_PATTERN, error: 'an email address like name@example.com' }).max(254);
 
 export const RegisterBody = z.object({
   email: Email,
@@ -135,8 +174,13 @@ export const CreateLotBody = LotConfigSchema.extend({
 });
 export type CreateLotBody = z.infer<typeof CreateLotBody>;
 
+/**
+ * At least one of the three, and nothing else: with unknown fields refused, a misspelt field is a
+ * 400 naming it rather than a silent no-op, and `{}` (a change of nothing) is a 400 the document
+ * states (`minProperties: 1`).
+ */
 export const PatchLotBody = z
-  .object({
+  .strictObject({
     name: z.string().min(1).max(120).optional(),
     rates: RateCardSchema.optional(),
     /** Fields given replace the current ones; the rest stay. */
@@ -144,7 +188,8 @@ export const PatchLotBody = z
   })
   .refine((b) => b.name !== undefined || b.rates !== undefined || b.policy !== undefined, {
     message: 'give at least one of name, rates, policy',
-  });
+  })
+  .meta({ minProperties: 1 });
 
 const RateCardView = z.object({
   currency: z.string(),
@@ -194,10 +239,10 @@ export type LotView = z.infer<typeof LotView>;
 
 export const LotListQuery = z
   .object({
-    lat: z.coerce.number().min(-90).max(90).optional(),
-    lng: z.coerce.number().min(-180).max(180).optional(),
-    radiusKm: z.coerce.number().positive().max(20_000).optional(),
-    limit: z.coerce.number().int().min(1).max(200).default(50),
+    lat: queryNumber((n) => n.min(-90).max(90)).optional(),
+    lng: queryNumber((n) => n.min(-180).max(180)).optional(),
+    radiusKm: queryNumber((n) => n.positive().max(20_000)).optional(),
+    limit: queryNumber((n) => n.int().min(1).max(200).default(50)),
   })
   .refine((q) => (q.lat === undefined) === (q.lng === undefined), {
     message: 'give both lat and lng, or neither',
@@ -239,7 +284,7 @@ export const CapacityResponse = z.object({
 export const CreateReservationBody = z.object({
   lotId: LotId,
   vehicleType: VehicleType,
-  plate: z.string().min(1).max(16),
+  plate: PlateInput,
   start: IsoTimestamp,
   end: IsoTimestamp,
 });
@@ -275,7 +320,7 @@ export const CancelResponse = z.object({ reservation: ReservationView, refund: M
 export const ReservationListQuery = z.object({
   lotId: LotId.optional(),
   status: ReservationStatus.optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: queryNumber((n) => n.int().min(1).max(200).default(50)),
   /** Opaque; from the previous page's nextCursor. */
   cursor: z.string().max(200).optional(),
 });
@@ -292,17 +337,19 @@ export const KeysResponse = z.object({ keys: z.array(PublicKeySchema) });
 // ---------------------------------------------------------------------------------------------
 // Gate facts (lots without an edge controller)
 
+/** `reservationId` or `plate` (or both): the document states it as an `anyOf` of the two. */
 export const GateFactBody = z
   .object({
     reservationId: Id.optional(),
-    plate: z.string().min(1).max(16).optional(),
+    plate: PlateInput.optional(),
     /** When it happened; defaults to now, may not be in the future. */
     at: IsoTimestamp.optional(),
   })
   .refine((b) => b.reservationId !== undefined || b.plate !== undefined, {
     message: 'give reservationId or plate',
     path: ['reservationId'],
-  });
+  })
+  .meta({ anyOf: [{ required: ['reservationId'] }, { required: ['plate'] }] });
 export type GateFactBody = z.infer<typeof GateFactBody>;
 
 export const ArrivalResponse = z.object({ reservation: ReservationView });

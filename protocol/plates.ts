@@ -4,10 +4,39 @@
  */
 
 // Separators people and cameras put inside plates; stripped before validation.
-const SEPARATORS_RE = /[\s\-.\u00b7\u2010-\u2015\u2212]/g;
+const SEPARATOR_CLASS = '[\\s\\-.\\u00b7\\u2010-\\u2015\\u2212]';
+const SEPARATORS_RE = new RegExp(SEPARATOR_CLASS, 'g');
 const PLATE_RE = /^[A-Z0-9]{2,10}$/;
 // Checked before upper-casing so that non-ASCII letters (e.g. 'ß' → 'SS') never sneak in.
 const ASCII_ALNUM_RE = /^[A-Za-z0-9]+$/;
+
+export const PLATE_MIN_CHARS = 2;
+export const PLATE_MAX_CHARS = 10;
+/** Longest plate text an API accepts, separators included. */
+export const PLATE_INPUT_MAX_LENGTH = 24;
+
+/**
+ * The rule of normalizePlate as one regular expression, for API schemas and their OpenAPI
+ * document: 2 to 10 ASCII letters or digits, with spaces, dashes and dots anywhere between.
+ * Accepts exactly the strings (up to 64 characters) that normalizePlate turns into a plate.
+ */
+export const PLATE_INPUT_PATTERN = new RegExp(
+  `^${SEPARATOR_CLASS}*(?:[A-Za-z0-9]${SEPARATOR_CLASS}*){${PLATE_MIN_CHARS},${PLATE_MAX_CHARS}}$`,
+);
+
+/** What is wrong with a plate as typed, in words for an error message; null when it is a plate. */
+export function plateProblem(raw: unknown): string | null {
+  if (typeof raw !== 'string') return 'must be text';
+  if (raw.length > PLATE_INPUT_MAX_LENGTH) return `must be at most ${PLATE_INPUT_MAX_LENGTH} characters`;
+  const stripped = raw.replace(SEPARATORS_RE, '');
+  if (!ASCII_ALNUM_RE.test(stripped) && stripped !== '') {
+    return 'may contain only letters A-Z and digits 0-9 (spaces, dashes and dots are ignored)';
+  }
+  if (stripped.length < PLATE_MIN_CHARS || stripped.length > PLATE_MAX_CHARS) {
+    return `must have ${PLATE_MIN_CHARS} to ${PLATE_MAX_CHARS} letters or digits, has ${stripped.length}`;
+  }
+  return null;
+}
 
 /** Upper case, no spaces/dashes/dots; only [A-Z0-9], length 2..10, else null. Idempotent. */
 export function normalizePlate(raw: string): string | null {

@@ -36,8 +36,21 @@ export function seededRandom(seed: number): Random {
   return fromUniform(next);
 }
 
+/** Bytes fetched per refill: one getrandom call serves 1,024 draws instead of one each. */
+const CRYPTO_POOL_BYTES = 4096;
+
 export function cryptoRandom(): Random {
-  return fromUniform(() => randomBytes(4).readUInt32LE(0) / 4294967296);
+  let pool = randomBytes(CRYPTO_POOL_BYTES);
+  let at = 0;
+  return fromUniform(() => {
+    if (at + 4 > pool.length) {
+      pool = randomBytes(CRYPTO_POOL_BYTES);
+      at = 0;
+    }
+    const v = pool.readUInt32LE(at);
+    at += 4;
+    return v / 4294967296;
+  });
 }
 
 function fromUniform(next: () => number): Random {

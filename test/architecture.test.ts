@@ -118,12 +118,23 @@ export function violations(graph: readonly ImportEdge[]): string[] {
   });
 }
 
-function sourceFiles(dir: string): string[] {
+function sourceFiles(dir: string, extensions: readonly string[] = ['.ts']): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    if (entry.isDirectory()) return SKIP_DIRS.has(entry.name) ? [] : sourceFiles(join(dir, entry.name));
-    return entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [];
+    if (entry.isDirectory())
+      return SKIP_DIRS.has(entry.name) ? [] : sourceFiles(join(dir, entry.name), extensions);
+    return extensions.some((ext) => entry.name.endsWith(ext)) ? [join(dir, entry.name)] : [];
   });
 }
+
+/**
+ * Source files (TypeScript, and the consoles' JavaScript modules and stylesheets) stay small enough to
+ * hold one concern. Tests and their fixtures are exempt. A file that must be longer goes in
+ * this list with the reason, and the README says why.
+ */
+export const MAX_SOURCE_LINES = 600;
+const isTestFile = (path: string): boolean =>
+  area(path) === 'test' || path.split('/').slice(1, -1).includes('test') || path.endsWith('.test.ts');
+export const LONG_FILE_EXCEPTIONS: ReadonlyMap<string, string> = new Map();
 
 /** The import graph of every .ts file under the repository root. */
 export function repositoryGraph(root = ROOT): ImportEdge[] {
@@ -141,6 +152,16 @@ t.test('the repository keeps the dependency rule', async (t) => {
   );
   const found = violations(graph);
   t.same(found, [], found.length ? `offending imports:\n  ${found.join('\n  ')}` : 'no offending import');
+});
+
+t.test(`no source file outside tests is over ${MAX_SOURCE_LINES} lines`, async (t) => {
+  const tooLong = sourceFiles(ROOT, ['.ts', '.js', '.mjs', '.css'])
+    .map((file) => relative(ROOT, file).split('\\').join('/'))
+    .filter((path) => !isTestFile(path) && !LONG_FILE_EXCEPTIONS.has(path))
+    .map((path) => ({ path, lines: readFileSync(join(ROOT, path), 'utf8').split('\n').length }))
+    .filter((f) => f.lines > MAX_SOURCE_LINES)
+    .map((f) => `${f.path}: ${f.lines} lines`);
+  t.same(tooLong, [], tooLong.length ? `split these:\n  ${tooLong.join('\n  ')}` : 'all small');
 });
 
 t.test('every import form is read', async (t) => {

@@ -10,6 +10,12 @@ import type { DatabaseConfig } from '../config.js';
  */
 
 export interface Queryable {
+  /**
+   * Statements may be sent before the previous one answered (a pipelining PostgreSQL connection).
+   * Otherwise each waits for the one before: pg deprecates (and pg 9 removes) queueing a query on
+   * a client that is still running one.
+   */
+  readonly pipelined?: boolean;
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     text: string,
     values?: unknown[],
@@ -111,6 +117,7 @@ function preparing(
 ): Queryable {
   if (names === null) return target;
   return {
+    pipelined: beforeSend !== undefined,
     query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
       beforeSend?.();
       if (values === undefined || values.length === 0) return target.query<R>(text);
@@ -222,6 +229,7 @@ export async function inTransaction<T>(
 ): Promise<T> {
   if (lock !== undefined && (!Number.isInteger(lock.classId) || !Number.isInteger(lock.objectId)))
     throw new TypeError('bad advisory key');
+  if (client.pipelined !== true) return inSequentialTransaction(client, fn, lock);
   // BEGIN (and the lock) are not awaited before fn runs, so on a pipelining connection fn's first
   // statement leaves in the same write. Every answer fn sees also waits for theirs, so nothing goes
   // on unless the transaction (and its lock) is really open.
@@ -255,6 +263,53 @@ export async function inTransaction<T>(
   } catch (err) {
     try {
       // After a failed commitWith the transaction is already over: this only draws a warning.
+      await client.query('ROLLBACK');
+    } catch (rollbackErr) {
+      if (typeof err === 'object' && err !== null) Object.assign(err, { rollbackFailed: rollbackErr });
+    }
+    throw err;
+  }
+}
+
+/** inTransaction on a connection that does not pipeline: every statement waits for the one before. */
+async function inSequentialTransaction<T>(
+  client: Queryable,
+  fn: (q: TxQueryable) => Promise<T>,
+  lock?: AdvisoryKey,
+): Promise<T> {
+  let chain: Promise<unknown> = client.query('BEGIN');
+  if (lock !== undefined) {
+    chain = chain.then(() =>
+      client.query('select pg_advisory_xact_lock($1::int, $2::int)', [lock.classId | 0, lock.objectId | 0]),
+    );
+  }
+  let committed = false;
+  // Statements fn issues at once are queued here, never on the client.
+  const next = <R>(run: () => Promise<R>): Promise<R> => {
+    const p = chain.then(run);
+    chain = p.catch(() => undefined);
+    return p;
+  };
+  const q: TxQueryable = {
+    query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
+      if (committed) throw new Error('statement after commitWith');
+      return next(() => client.query<R>(text, values));
+    },
+    async commitWith<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
+      if (committed) throw new Error('statement after commitWith');
+      committed = true;
+      const r = await next(() => client.query<R>(text, values));
+      await next(() => client.query('COMMIT'));
+      return r;
+    },
+  };
+  try {
+    const result = await fn(q);
+    if (!committed) await next(() => client.query('COMMIT'));
+    return result;
+  } catch (err) {
+    try {
+      await chain;
       await client.query('ROLLBACK');
     } catch (rollbackErr) {
       if (typeof err === 'object' && err !== null) Object.assign(err, { rollbackFailed: rollbackErr });

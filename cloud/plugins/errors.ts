@@ -1,4 +1,4 @@
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import type { ErrorBody } from '../../protocol/http.js';
 import { HttpError } from '../errors.js';
@@ -17,6 +17,43 @@ const PART: Record<string, string> = {
   headers: 'headers',
 };
 
+/** A custom check names its rule in its params (e.g. `invalid_plate`); else zod's issue code. */
+function ruleOf(v: { keyword: string; params?: unknown }): string {
+  const rule = (v.params as { params?: { rule?: unknown } } | undefined)?.params?.rule;
+  return typeof rule === 'string' ? rule : v.keyword;
+}
+
+/**
+ * Errors the router raises before any route runs (Fastify's `frameworkErrors` option): a path
+ * parameter longer than the router's limit (2,048 characters) or a malformed %-escape in the path.
+ * Both are 400s in the one error shape, which every route with a path parameter documents; the
+ * URL is never echoed back.
+ */
+export function frameworkErrors(error: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const body: ErrorBody = {
+      error: 'validation_failed',
+      message: 'a path parameter is longer than 2048 characters',
+      field: 'params',
+      rule: 'too_big',
+    };
+    void reply.code(400).send(body);
+    return;
+  }
+  if (error.code === 'FST_ERR_BAD_URL') {
+    const body: ErrorBody = {
+      error: 'validation_failed',
+      message: 'a path parameter has a malformed %-escape',
+      field: 'params',
+      rule: 'invalid_format',
+    };
+    void reply.code(400).send(body);
+    return;
+  }
+  req.log.error({ err: error }, 'router error');
+  void reply.code(500).send({ error: 'internal', message: 'internal error' });
+}
+
 export const errorsPlugin = definePlugin(
   async (app) => {
     app.setErrorHandler((error: FastifyError, req, reply) => {
@@ -27,7 +64,7 @@ export const errorsPlugin = definePlugin(
         const part = PART[error.validationContext ?? 'body'] ?? 'body';
         const issues = error.validation.slice(0, 20).map((v) => ({
           field: [part, ...v.instancePath.split('/').filter(Boolean)].join('.'),
-          rule: v.keyword,
+          rule: ruleOf(v),
           message: v.message ?? 'invalid',
         }));
         const first = issues[0]!;

@@ -2,14 +2,16 @@ import { z } from 'zod';
 import type { Reservation } from '../../protocol/domain.js';
 import { type Change, type ChangeReason, ChangeSchema } from '../../protocol/mqtt.js';
 import { toIso } from '../../protocol/slots.js';
+import type { Logger } from '../../protocol/logger.js';
 import type { Database, Queryable } from '../db/database.js';
 import { definePlugin } from '../plugin.js';
 
 /**
  * The per-lot change log (transactional outbox, docs/architecture.md#down-booking-changes). Every
- * reservation change appends one entry in the same transaction; at commit a deferred trigger
- * (migration 002) gives it the lot's next gapless seq and notifies `lot_changes`, so a relay wakes
- * up at once (it also polls: a lost NOTIFY only delays).
+ * reservation change appends one entry in the same transaction; after that commits, the change
+ * sequencer (migration 005) gives it the lot's next gapless seq — in batches, so writers of one lot
+ * never queue on each other's commit — and notifies `lot_changes`, so a relay wakes up at once (it
+ * also polls: a lost NOTIFY only delays).
  */
 
 export const LOT_CHANGES_CHANNEL = 'lot_changes';
@@ -18,7 +20,11 @@ export const LOT_CHANGES_CHANNEL = 'lot_changes';
 export const APPEND_CHANGE_SQL =
   'insert into lot_changes (lot_id, at, reason, reservation) values ($1, $2, $3, $4)';
 
-/** Append a change inside the caller's transaction; its seq is assigned when that commits. */
+/**
+ * Append a change inside the caller's transaction; it gets its seq from the sequencer after that
+ * commits (call `ChangeSequencer.kick()` then). Insert it after taking the row locks that order it
+ * against other writers (the reservation's, the spot's): seqs follow insertion order.
+ */
 export async function appendChange(
   q: Queryable,
   lotId: string,
@@ -64,15 +70,86 @@ export function createChangeLog(db: Database): ChangeLog {
   };
 }
 
+/** Gives committed changes their seqs (migration 005, `sequence_lot_changes()`). */
+export interface ChangeSequencer {
+  /**
+   * Sequence everything committed so far; resolves once a run that started after this call has
+   * finished. Concurrent calls share runs (at most one running and one queued per process), so a
+   * burst of writers costs one sequencer transaction, not one each. Never rejects: a failed run
+   * is logged and the poll retries it.
+   */
+  kick(): Promise<void>;
+  /** Start the fallback poll (changes of a crashed writer, of writers that do not kick). */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createChangeSequencer(
+  db: Pick<Database, 'pooled'>,
+  logger: Logger,
+  opts: { pollMs: number },
+): ChangeSequencer {
+  const log = logger.child({ component: 'change-sequencer' });
+  let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+  let timer: ReturnType<typeof setInterval> | null = null;
+  const runOnce = (): Promise<void> => {
+    const run = db.pooled
+      .query('select sequence_lot_changes()')
+      .then(
+        () => undefined,
+        (err: unknown) => log.error({ err }, 'sequencing changes failed; the poll retries'),
+      )
+      .finally(() => {
+        if (running === run) running = null;
+      });
+    running = run;
+    return run;
+  };
+  function kick(): Promise<void> {
+    // A queued run has not started yet, so it will see everything committed before this call.
+    if (queued !== null) return queued;
+    if (running === null) return runOnce();
+    const next = running.then(() => {
+      queued = null;
+      return runOnce();
+    });
+    queued = next;
+    return next;
+  }
+  return {
+    kick,
+    start() {
+      if (timer !== null) return;
+      void kick();
+      timer = setInterval(() => void kick(), opts.pollMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+      await (queued ?? running);
+    },
+  };
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     changes: ChangeLog;
+    changeSequencer: ChangeSequencer;
   }
 }
+
+/** How often an instance sequences changes nobody kicked it for (a crashed writer's). */
+const SEQUENCER_POLL_MS = 1000;
 
 export const changeLogRepository = definePlugin(
   async (app) => {
     app.decorate('changes', createChangeLog(app.db));
+    const sequencer = createChangeSequencer(app.db, app.log, { pollMs: SEQUENCER_POLL_MS });
+    app.decorate('changeSequencer', sequencer);
+    app.addHook('onReady', async () => sequencer.start());
+    app.addHook('onClose', async () => sequencer.stop());
   },
   { name: 'repo-changes', dependencies: ['db'] },
 );

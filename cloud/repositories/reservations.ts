@@ -1,6 +1,7 @@
 import { signingKeyFromPem } from '../../protocol/credential.js';
 import { definePlugin } from '../plugin.js';
 import { createSpotAllocation } from './reservations/allocation.js';
+import { createCapacityCache } from './reservations/capacity.js';
 import { createBooking } from './reservations/booking.js';
 import { reservationContext } from './reservations/context.js';
 import { createGateFacts } from './reservations/gate-facts.js';
@@ -41,10 +42,19 @@ export type {
   ReserveOutcome,
 } from './reservations/types.js';
 
+/** How old a capacity answer may be (other instances' bookings show within this). */
+const CAPACITY_MAX_AGE_MS = 1000;
+
 export function createReservationRepository(deps: ReservationDeps): ReservationRepository {
   const ctx = reservationContext(deps);
   const signingKey = signingKeyFromPem(deps.signing.keyId, deps.signing.privatePem);
-  const allocation = createSpotAllocation(ctx);
+  const capacity = createCapacityCache({
+    db: ctx.db,
+    clock: ctx.clock,
+    log: ctx.log,
+    maxAgeMs: deps.capacityMaxAgeMs ?? CAPACITY_MAX_AGE_MS,
+  });
+  const allocation = createSpotAllocation({ ...ctx, capacity });
   const status = createStatusWriter(ctx);
   const settlement = createPaymentSettlement(ctx);
   const booking = createBooking(ctx, { allocation, status });
@@ -52,7 +62,11 @@ export function createReservationRepository(deps: ReservationDeps): ReservationR
   const facts = createGateFacts(ctx, { allocation, status, settlement });
   const sweeps = createSweeps(ctx, { allocation, status });
   return {
-    quote: (lot, vehicleType, w) => allocation.quote(ctx.db.pooled, lot, vehicleType, w),
+    // Capacity answers from memory (≤ 1 s old, own changes applied at once); booking never does.
+    quote: (lot, vehicleType, w) =>
+      deps.capacityMaxAgeMs === 0
+        ? allocation.quote(ctx.db.pooled, lot, vehicleType, w)
+        : capacity.quote(lot, vehicleType, w),
     reserve: booking.reserve,
     complete: lifecycle.complete,
     cancel: lifecycle.cancel,
@@ -87,6 +101,7 @@ export const reservationsRepository = definePlugin(
         payments: app.payments,
         lots: app.lots,
         signing: app.config.signing,
+        sequencer: app.changeSequencer,
       }),
     );
   },

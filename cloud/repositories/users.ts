@@ -41,137 +41,171 @@ export interface UserRepository {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-export function createUserRepository(deps: {
+export interface UserRepositoryDeps {
   db: Database;
   clock: Clock;
   random: Random;
   refreshTokenTtlDays: number;
-}): UserRepository {
-  const { db, clock } = deps;
-  // Verifying against this when the email is unknown keeps response times alike.
-  let dummyHash: Promise<string> | null = null;
+}
 
-  async function byId(id: string): Promise<UserView | null> {
-    const rows = await db.rows<{ id: string; email: string; role: Role; lot_ids: string[] }>(
-      `select u.id, u.email, u.role,
+export function createUserRepository(deps: UserRepositoryDeps): UserRepository {
+  // Verifying against this when the email is unknown keeps response times alike.
+  const dummyHash = lazy(() => hash('not-a-real-password'));
+  return {
+    create: (input) => createUser(deps, input),
+    authenticate: (email, password) => authenticate(deps.db, dummyHash, { email, password }),
+    byId: (id) => userById(deps.db, id),
+    ensureAdmin: (email, password) => ensureAdmin(deps, { email, password }),
+    issueRefreshToken: (userId, familyId) => issueRefreshToken(deps, userId, familyId),
+    rotateRefreshToken: (token) => rotateRefreshToken(deps, token),
+  };
+}
+
+/** The value of `make()`, computed on first use only. */
+function lazy<T>(make: () => T): () => T {
+  let value: { v: T } | null = null;
+  return () => {
+    value ??= { v: make() };
+    return value.v;
+  };
+}
+
+async function userById(db: Database, id: string): Promise<UserView | null> {
+  const rows = await db.rows<{ id: string; email: string; role: Role; lot_ids: string[] }>(
+    `select u.id, u.email, u.role,
          coalesce(array(select lot_id from lot_staff s where s.user_id = u.id order by lot_id), '{}') as lot_ids
        from users u where u.id = $1`,
-      [id],
-    );
-    const r = rows[0];
-    return r ? { id: r.id, email: r.email, role: r.role, lotIds: r.lot_ids } : null;
-  }
+    [id],
+  );
+  const r = rows[0];
+  return r ? { id: r.id, email: r.email, role: r.role, lotIds: r.lot_ids } : null;
+}
 
-  async function issueRefreshToken(userId: string, familyId?: string): Promise<string> {
-    const token = newSecretToken(deps.random);
-    const now = clock.now();
-    await db.rows(
-      `insert into refresh_tokens (token_hash, family_id, user_id, expires_at, created_at) values ($1, $2, $3, $4, $5)`,
-      [
-        sha256(token),
-        familyId ?? newId(deps.random),
-        userId,
-        toIso(now + deps.refreshTokenTtlDays * 86_400_000),
-        toIso(now),
-      ],
-    );
-    return token;
-  }
+type NewUser = Parameters<UserRepository['create']>[0];
 
-  const repo: UserRepository = {
-    async create({ email, password, role, lotIds = [] }) {
-      const id = newId(deps.random);
-      const passwordHash = await hash(password);
-      try {
-        await db.tx(async (q) => {
-          await q.query(
-            'insert into users (id, email, password_hash, role, created_at) values ($1, $2, $3, $4, $5)',
-            [id, email.toLowerCase(), passwordHash, role, toIso(clock.now())],
-          );
-          for (const lotId of lotIds) {
-            await q.query('insert into lot_staff (lot_id, user_id) values ($1, $2) on conflict do nothing', [
-              lotId,
-              id,
-            ]);
-          }
-        });
-      } catch (e) {
-        if (pgCode(e) === '23505')
-          return refuse(409, 'email_taken', 'a user with this email exists', { field: 'email' });
-        if (pgCode(e) === '23503')
-          return refuse(404, 'lot_not_found', 'one of lotIds is not a lot', { field: 'lotIds' });
-        throw e;
-      }
-      const user = await byId(id);
-      if (user === null) throw new Error('user vanished after creation');
-      return ok(user);
-    },
-
-    async authenticate(email, password) {
-      const rows = await db.rows<{ id: string; email: string; role: Role; password_hash: string }>(
-        'select id, email, role, password_hash from users where email = $1',
-        [email.toLowerCase()],
+/** The user and their lot staffing in one transaction; a taken email or unknown lot is a refusal. */
+async function createUser(
+  deps: UserRepositoryDeps,
+  { email, password, role, lotIds = [] }: NewUser,
+): Promise<Result<UserView, Refusal>> {
+  const { db, clock } = deps;
+  const id = newId(deps.random);
+  const passwordHash = await hash(password);
+  try {
+    await db.tx(async (q) => {
+      await q.query(
+        'insert into users (id, email, password_hash, role, created_at) values ($1, $2, $3, $4, $5)',
+        [id, email.toLowerCase(), passwordHash, role, toIso(clock.now())],
       );
-      const row = rows[0];
-      if (row === undefined) {
-        dummyHash ??= hash('not-a-real-password');
-        await verify(await dummyHash, password).catch(() => false);
-        return null;
+      for (const lotId of lotIds) {
+        await q.query('insert into lot_staff (lot_id, user_id) values ($1, $2) on conflict do nothing', [
+          lotId,
+          id,
+        ]);
       }
-      const good = await verify(row.password_hash, password).catch(() => false);
-      return good ? { id: row.id, email: row.email, role: row.role } : null;
-    },
+    });
+  } catch (e) {
+    if (pgCode(e) === '23505')
+      return refuse(409, 'email_taken', 'a user with this email exists', { field: 'email' });
+    if (pgCode(e) === '23503')
+      return refuse(404, 'lot_not_found', 'one of lotIds is not a lot', { field: 'lotIds' });
+    throw e;
+  }
+  const user = await userById(db, id);
+  if (user === null) throw new Error('user vanished after creation');
+  return ok(user);
+}
 
-    byId,
+async function authenticate(
+  db: Database,
+  dummyHash: () => Promise<string>,
+  { email, password }: { email: string; password: string },
+): Promise<UserRecord | null> {
+  const rows = await db.rows<{ id: string; email: string; role: Role; password_hash: string }>(
+    'select id, email, role, password_hash from users where email = $1',
+    [email.toLowerCase()],
+  );
+  const row = rows[0];
+  if (row === undefined) {
+    await verify(await dummyHash(), password).catch(() => false);
+    return null;
+  }
+  // A hash argon2 cannot read is a failed login, not a server error.
+  const good = await verify(row.password_hash, password).catch(() => false);
+  return good ? { id: row.id, email: row.email, role: row.role } : null;
+}
 
-    async ensureAdmin(email, password) {
-      const existing = await db.rows('select 1 from users where email = $1', [email.toLowerCase()]);
-      if (existing.length > 0) return 'exists';
-      const r = await repo.create({ email, password, role: 'admin' });
-      // Another instance may have created it at the same moment.
-      return r.ok ? 'created' : 'exists';
-    },
+async function ensureAdmin(
+  deps: UserRepositoryDeps,
+  { email, password }: { email: string; password: string },
+): Promise<'created' | 'exists'> {
+  const existing = await deps.db.rows('select 1 from users where email = $1', [email.toLowerCase()]);
+  if (existing.length > 0) return 'exists';
+  const r = await createUser(deps, { email, password, role: 'admin' });
+  // Another instance may have created it at the same moment.
+  return r.ok ? 'created' : 'exists';
+}
 
-    issueRefreshToken,
+async function issueRefreshToken(
+  deps: UserRepositoryDeps,
+  userId: string,
+  familyId?: string,
+): Promise<string> {
+  const token = newSecretToken(deps.random);
+  const now = deps.clock.now();
+  await deps.db.rows(
+    `insert into refresh_tokens (token_hash, family_id, user_id, expires_at, created_at) values ($1, $2, $3, $4, $5)`,
+    [
+      sha256(token),
+      familyId ?? newId(deps.random),
+      userId,
+      toIso(now + deps.refreshTokenTtlDays * 86_400_000),
+      toIso(now),
+    ],
+  );
+  return token;
+}
 
-    async rotateRefreshToken(token) {
-      const now = clock.now();
-      const tokenHash = sha256(token);
-      const spent = await db.rows<{ user_id: string; family_id: string }>(
-        `update refresh_tokens set used_at = $2
+async function rotateRefreshToken(
+  deps: UserRepositoryDeps,
+  token: string,
+): Promise<Result<{ user: UserRecord; refreshToken: string }, Refusal>> {
+  const { db, clock } = deps;
+  const now = clock.now();
+  const tokenHash = sha256(token);
+  const spent = await db.rows<{ user_id: string; family_id: string }>(
+    `update refresh_tokens set used_at = $2
          where token_hash = $1 and used_at is null and revoked_at is null and expires_at > $2
          returning user_id, family_id`,
-        [tokenHash, toIso(now)],
-      );
-      const row = spent[0];
-      if (row === undefined) {
-        const known = await db.rows<{ family_id: string; used_at: Date | null }>(
-          'select family_id, used_at from refresh_tokens where token_hash = $1',
-          [tokenHash],
-        );
-        if (known[0]?.used_at) {
-          await db.rows(
-            'update refresh_tokens set revoked_at = $2 where family_id = $1 and revoked_at is null',
-            [known[0].family_id, toIso(now)],
-          );
-          return refuse(
-            401,
-            'refresh_token_reused',
-            'refresh token was already used; the session is revoked',
-          );
-        }
-        return refuse(401, 'invalid_refresh_token', 'refresh token is not valid');
-      }
-      const users = await db.rows<UserRecord>('select id, email, role from users where id = $1', [
-        row.user_id,
-      ]);
-      const user = users[0];
-      if (user === undefined)
-        return err({ status: 401, error: 'invalid_refresh_token', message: 'user is gone' });
-      return ok({ user, refreshToken: await issueRefreshToken(user.id, row.family_id) });
-    },
-  };
-  return repo;
+    [tokenHash, toIso(now)],
+  );
+  const row = spent[0];
+  if (row === undefined) return refuseSpentToken(db, tokenHash, now);
+  const users = await db.rows<UserRecord>('select id, email, role from users where id = $1', [row.user_id]);
+  const user = users[0];
+  if (user === undefined)
+    return err({ status: 401, error: 'invalid_refresh_token', message: 'user is gone' });
+  return ok({ user, refreshToken: await issueRefreshToken(deps, user.id, row.family_id) });
+}
+
+/** A token that cannot be spent: if it was spent before, someone replays it, so revoke its family. */
+async function refuseSpentToken(
+  db: Database,
+  tokenHash: string,
+  now: number,
+): Promise<{ ok: false; error: Refusal }> {
+  const known = await db.rows<{ family_id: string; used_at: Date | null }>(
+    'select family_id, used_at from refresh_tokens where token_hash = $1',
+    [tokenHash],
+  );
+  if (known[0]?.used_at) {
+    await db.rows('update refresh_tokens set revoked_at = $2 where family_id = $1 and revoked_at is null', [
+      known[0].family_id,
+      toIso(now),
+    ]);
+    return refuse(401, 'refresh_token_reused', 'refresh token was already used; the session is revoked');
+  }
+  return refuse(401, 'invalid_refresh_token', 'refresh token is not valid');
 }
 
 declare module 'fastify' {

@@ -9,8 +9,19 @@ import {
   UserView,
 } from '../../protocol/http.js';
 import { HttpError, unwrap } from '../errors.js';
+import type { CloudApi } from './api.js';
 
+/** Accounts and tokens: register, log in, refresh, who am I, and admin-created users. */
 export const authRoutes: FastifyPluginAsyncZod = async (app) => {
+  registerRoute(app);
+  tokenRoute(app);
+  refreshRoute(app);
+  meRoute(app);
+  createUserRoute(app);
+};
+
+/** Self-service sign-up makes drivers only; other roles come from an admin. */
+function registerRoute(app: CloudApi): void {
   app.post(
     '/v1/auth/register',
     {
@@ -30,7 +41,9 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       return reply.code(201).send(await app.issueTokens(user));
     },
   );
+}
 
+function tokenRoute(app: CloudApi): void {
   app.post(
     '/v1/auth/token',
     {
@@ -58,7 +71,9 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       return app.issueTokens(user);
     },
   );
+}
 
+function refreshRoute(app: CloudApi): void {
   app.post(
     '/v1/auth/refresh',
     {
@@ -79,7 +94,9 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       return app.issueTokens(user, refreshToken);
     },
   );
+}
 
+function meRoute(app: CloudApi): void {
   app.get(
     '/v1/me',
     {
@@ -92,7 +109,9 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       return user;
     },
   );
+}
 
+function createUserRoute(app: CloudApi): void {
   app.post(
     '/v1/users',
     {
@@ -113,4 +132,4 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => reply.code(201).send(unwrap(await app.users.create(req.body))),
   );
-};
+}

@@ -6,6 +6,7 @@ import { PROTOCOL_MAJOR, PROTOCOL_VERSION } from '../../protocol/mqtt.js';
 import { HttpError } from '../errors.js';
 import type { CommandInput } from '../sync/commands.js';
 import type { CommandRecord, PresenceRecord } from '../sync/ports.js';
+import type { CloudApi } from './api.js';
 
 /**
  * Operator API for the fleet (docs/architecture.md#presence-and-health): lot presence and heartbeat
@@ -110,15 +111,24 @@ const presenceView = (p: PresenceRecord): z.infer<typeof LotPresence> => ({
 });
 
 export const fleetRoutes: FastifyPluginAsyncZod<FleetRoutesOptions> = async (app, opts) => {
-  const current = (): FleetSync => {
-    const s = typeof opts.sync === 'function' ? opts.sync() : opts.sync;
+  const sync = currentSync(opts.sync);
+  fleetRoute(app, sync);
+  presenceRoute(app, sync);
+  sendCommandRoute(app, sync);
+  listCommandsRoute(app, sync);
+};
+
+/** The running sync engine, or a 503 while it is not there yet. */
+function currentSync(sync: FleetRoutesOptions['sync']): () => FleetSync {
+  return () => {
+    const s = typeof sync === 'function' ? sync() : sync;
     if (!s)
       throw new HttpError({ status: 503, error: 'sync_unavailable', message: 'lot sync is not running' });
     return s;
   };
-  const lotExists = async (lotId: string): Promise<boolean> =>
-    (await app.db.rows('select 1 from lots where id = $1', [lotId])).length > 0;
+}
 
+function fleetRoute(app: CloudApi, current: () => FleetSync): void {
   app.get(
     '/v1/fleet',
     {
@@ -136,7 +146,9 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRoutesOptions> = async (app
       return { cloudProtocolVersion: PROTOCOL_VERSION, lots: lots.map(presenceView) };
     },
   );
+}
 
+function presenceRoute(app: CloudApi, current: () => FleetSync): void {
   app.get(
     '/v1/lots/:lotId/presence',
     {
@@ -145,7 +157,14 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRoutesOptions> = async (app
         tags: ['fleet'],
         summary: "A lot's presence: last seen, clock skew, outbox depth, versions, lanes",
         params: LotParams,
-        response: { 200: LotPresence, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody },
+        response: {
+          200: LotPresence,
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          503: ErrorBody,
+        },
       },
     },
     async (req) => {
@@ -162,7 +181,11 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRoutesOptions> = async (app
       return presenceView(p);
     },
   );
+}
 
+function sendCommandRoute(app: CloudApi, current: () => FleetSync): void {
+  const lotExists = async (lotId: string): Promise<boolean> =>
+    (await app.db.rows('select 1 from lots where id = $1', [lotId])).length > 0;
   app.post(
     '/v1/lots/:lotId/commands',
     {
@@ -190,7 +213,9 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRoutesOptions> = async (app
       return reply.code(202).send(commandView(record));
     },
   );
+}
 
+function listCommandsRoute(app: CloudApi, current: () => FleetSync): void {
   app.get(
     '/v1/lots/:lotId/commands',
     {
@@ -216,4 +241,4 @@ export const fleetRoutes: FastifyPluginAsyncZod<FleetRoutesOptions> = async (app
       return { commands: (await current().commands(lotId, req.query.limit)).map(commandView) };
     },
   );
-};
+}

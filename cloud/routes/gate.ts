@@ -58,6 +58,8 @@ export const gateRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['gate'],
         summary: 'A vehicle arrived: check in its CONFIRMED reservation',
+        description:
+          'Name the vehicle by `reservationId` or `plate` (or both; else 400 "give reservationId or plate").',
         headers: IdempotencyHeaders,
         params: LotParams,
         body: GateFactBody,
@@ -77,6 +79,8 @@ export const gateRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['gate'],
         summary: 'A vehicle left: complete, release the rest of the window, charge any overstay',
+        description:
+          'Name the vehicle by `reservationId` or `plate` (or both; else 400 "give reservationId or plate").',
         headers: IdempotencyHeaders,
         params: LotParams,
         body: GateFactBody,

@@ -12,6 +12,16 @@ import {
 } from '../../protocol/http.js';
 import { validateWindow } from '../../protocol/slots.js';
 import { HttpError, unwrap } from '../errors.js';
+import type { CloudApi } from './api.js';
+
+/** Lots: create, find, read, change, and the capacity quote for a window. */
+export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
+  createLotRoute(app);
+  listLotsRoute(app);
+  getLotRoute(app);
+  patchLotRoute(app);
+  capacityRoute(app);
+};
 
 const notFound = (lotId: string) =>
   new HttpError({
@@ -21,7 +31,7 @@ const notFound = (lotId: string) =>
     field: 'params.lotId',
   });
 
-export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
+function createLotRoute(app: CloudApi): void {
   app.post(
     '/v1/lots',
     {
@@ -36,7 +46,9 @@ export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => reply.code(201).send(unwrap(await app.lots.create(req.user, req.body))),
   );
+}
 
+function listLotsRoute(app: CloudApi): void {
   app.get(
     '/v1/lots',
     {
@@ -44,13 +56,18 @@ export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['lots'],
         summary: 'Find lots, nearest first when lat/lng are given',
+        description:
+          'Give `lat` and `lng` together or neither (else 400 "give both lat and lng, or neither"); ' +
+          '`radiusKm` needs them (else 400 "radiusKm needs lat and lng").',
         querystring: LotListQuery,
         response: { 200: LotListResponse, 400: ErrorBody, 401: ErrorBody },
       },
     },
     async (req) => ({ lots: await app.lots.list(req.query) }),
   );
+}
 
+function getLotRoute(app: CloudApi): void {
   app.get(
     '/v1/lots/:lotId',
     {
@@ -68,7 +85,9 @@ export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
       return lot;
     },
   );
+}
 
+function patchLotRoute(app: CloudApi): void {
   app.patch(
     '/v1/lots/:lotId',
     {
@@ -76,6 +95,9 @@ export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['lots'],
         summary: 'Change name, rates or policies of a lot you operate',
+        description:
+          'Give at least one of `name`, `rates`, `policy` (`{}` is a 400 "give at least one of name, rates, ' +
+          'policy"); other fields are refused, so a misspelt one is named rather than ignored.',
         params: LotParams,
         body: PatchLotBody,
         response: { 200: LotView, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
@@ -88,7 +110,10 @@ export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
       return lot;
     },
   );
+}
 
+/** Rate-limited per user: it is the call a search page makes most. */
+function capacityRoute(app: CloudApi): void {
   app.get(
     '/v1/lots/:lotId/capacity',
     {
@@ -125,4 +150,4 @@ export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
       return { available: quote.available, price: quote.price };
     },
   );
-};
+}

@@ -196,7 +196,7 @@ function facade(parts: CloudParts): CloudSync {
       await bounded(configs.stop(), 3000, 'config publisher');
       await bounded(lanes.settled(), 3000, 'inbound work');
       await bounded(applier.stop(), 3000, 'effects applier');
-      if (link.client) await bounded(link.client.endAsync(true), 2000, 'mqtt end');
+      if (link.client) await bounded(link.close(), 2000, 'mqtt end');
       link.connected = false;
     },
   };

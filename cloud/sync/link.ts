@@ -29,6 +29,8 @@ export interface CloudLinkListeners {
 export class CloudLink {
   client: MqttClient | null = null;
   connected = false;
+  /** close() was called: the connection's end is expected, not a loss worth a warning. */
+  #closing = false;
 
   constructor(private readonly options: CloudLinkOptions) {}
 
@@ -72,11 +74,18 @@ export class CloudLink {
       })().catch((error: unknown) => log.error({ err: error }, 'cloud sync connect handling failed'));
     });
     client.on('close', () => {
-      if (this.connected) log.warn('broker connection lost');
+      if (this.connected && !this.#closing) log.warn('broker connection lost');
+      else if (this.connected) log.info('broker connection closed');
       this.connected = false;
     });
     client.on('error', (error) => log.warn({ err: error }, 'mqtt error'));
     client.on('message', (topic, payload, packet) => on.message(topic, payload, packet));
+  }
+
+  /** Ends the connection on purpose (shutdown): logged as closed, not lost. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.client?.endAsync(true);
   }
 
   async #subscribe(c: MqttClient, shared: boolean): Promise<void> {

@@ -243,7 +243,9 @@ export async function startCloudSyncForApp(
   app: FastifyInstance,
   opts: StartCloudSyncForAppOptions,
 ): Promise<CloudSync> {
-  const logger = (opts.logger ?? (app.log as unknown as Logger)).child({ component: 'cloud-sync' });
+  // startCloudSync names its own component; a second `component` binding would print the key twice.
+  const base = opts.logger ?? (app.log as unknown as Logger);
+  const logger = base.child({ component: 'cloud-sync' });
   const listen = opts.listen ?? app.db.kind === 'postgres';
   // PGlite does not forward NOTIFY over its socket; if the Database offers an in-process listen
   // (PGlite's own db.listen), use it.
@@ -263,7 +265,7 @@ export async function startCloudSyncForApp(
     store: new PgSyncStore(app.db),
     sql: asSql(app.db.pooled),
     clock: opts.clock ?? app.clock,
-    logger,
+    logger: base,
     metricsRegistry: opts.metricsRegistry,
     // Without LISTEN (PGlite over its socket does not forward NOTIFY) the poll is the only wake-up.
     tuning: { relayPollMs: notifications ? 1000 : 100, ...opts.tuning },

@@ -97,13 +97,22 @@ t.test('docker-compose.yml is the one balena runs', async (t) => {
 t.test('container files point at what exists', async (t) => {
   const pkg = JSON.parse(readFileSync(join(repoDir, 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
+    engines: { node: string };
   };
+  // The one supported Node: what package.json promises is what the containers and CI run.
+  const major = /^>=(\d+)$/.exec(pkg.engines.node)?.[1];
+  t.ok(major, `engines.node is a lower bound (${pkg.engines.node})`);
+  t.match(
+    readFileSync(join(repoDir, '.ci/run'), 'utf8'),
+    new RegExp(`^NODE_MAJOR=${major}$`, 'm'),
+    `CI runs Node ${major}`,
+  );
   for (const file of ['edge.Dockerfile', 'cloud.Dockerfile']) {
     const text = read(file);
     t.match(
       text,
-      /^FROM node:20-bookworm-slim|^ARG NODE_IMAGE=node:20-bookworm-slim/m,
-      `${file}: Node 20 bookworm-slim`,
+      new RegExp(`^FROM node:${major}-bookworm-slim|^ARG NODE_IMAGE=node:${major}-bookworm-slim`, 'm'),
+      `${file}: Node ${major} bookworm-slim`,
     );
     t.match(text, /^HEALTHCHECK /m, `${file}: HEALTHCHECK`);
     t.match(text, /npm ci --omit=dev/, `${file}: production dependencies only at run time`);

@@ -1,14 +1,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../../protocol/http.js';
 import type { Attendant, AttendantContext } from './context.js';
+import { sessionCookieFrom } from './session-cookie.js';
 import { verifySession } from './token.js';
 
-/** Bearer token, or `?token=` (EventSource cannot set headers). */
+/**
+ * The console's session cookie (set at log-in; the event stream and downloads send it too), or a
+ * Bearer header (API clients). Never the URL: logs and browser history would keep it.
+ */
 function tokenFrom(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (header?.startsWith('Bearer ')) return header.slice(7);
-  const q = request.query as Record<string, unknown> | undefined;
-  return typeof q?.token === 'string' ? q.token : null;
+  return sessionCookieFrom(request);
 }
 
 /**
@@ -21,7 +24,11 @@ export function attendantAuth(edge: AttendantContext) {
     const token = tokenFrom(request);
     if (token !== null) {
       const claims = verifySession(token, edge.jwtSecret, edge.clock.now());
-      if (claims && claims.lot === edge.lotId && edge.store.attendant(claims.sub)?.disabled === false) {
+      if (
+        claims &&
+        claims.lot === edge.lotId &&
+        edge.store.attendants.attendant(claims.sub)?.disabled === false
+      ) {
         users.set(request, { username: claims.sub, displayName: claims.name });
         return;
       }

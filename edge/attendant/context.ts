@@ -31,6 +31,8 @@ export interface AttendantContext {
   logger: Logger;
   /** SSE keep-alive comment period. */
   keepAliveMs?: number;
+  /** How often the event stream checks a backlog for acknowledgements (default 1 s). */
+  outboxWatchMs?: number;
 }
 
 export interface Attendant {
@@ -54,5 +56,5 @@ export interface RouteDeps {
   /** The logged-in attendant of an authenticated request. */
   who: (request: FastifyRequest) => Attendant;
   /** The lot's id and display name (the name follows config updates from the cloud). */
-  lot: () => { lotId: string; lotName: string; simulatedLanes: string[] };
+  lot: () => { lotId: string; lotName: string; currency: string; simulatedLanes: string[] };
 }

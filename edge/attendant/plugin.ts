@@ -11,7 +11,7 @@ import { alarmRoutes } from './routes/alarms.js';
 import { eventRoutes } from './routes/events.js';
 import { laneRoutes } from './routes/lanes.js';
 import { reportRoutes } from './routes/reports.js';
-import { loginRoutes, meRoutes } from './routes/session.js';
+import { loginRoutes, logoutRoutes, meRoutes } from './routes/session.js';
 import { probeRoutes, statusRoutes } from './routes/status.js';
 import { vehicleRoutes } from './routes/vehicles.js';
 import { attendantViews } from './views.js';
@@ -34,13 +34,15 @@ export const attendantPlugin: FastifyPluginAsyncZod<{ edge: AttendantContext }> 
     who: auth.who,
     lot: () => ({
       lotId: edge.lotId,
-      lotName: edge.store.config().lot.name,
+      lotName: edge.store.mirror.config().lot.name,
+      currency: edge.store.mirror.config().lot.rates.currency,
       simulatedLanes: [...edge.simulatedLanes],
     }),
   };
 
   probeRoutes(app, deps);
   loginRoutes(app, deps);
+  logoutRoutes(app, deps);
 
   await app.register(async (scope) => {
     const api = scope.withTypeProvider<ZodTypeProvider>();

@@ -21,6 +21,8 @@ export const LoginReply = z.object({
   lotId: z.string(),
   /** The lot's display name (UI header). */
   lotName: z.string(),
+  /** The lot's currency (its rate card): for amounts the console shows without one (cash paid). */
+  currency: z.string(),
   /** Lanes with no real hardware behind them (devices: 'sim'); the console shows a banner. */
   simulatedLanes: z.array(z.string()),
 });
@@ -30,6 +32,7 @@ export const MeReply = z.object({
   displayName: z.string(),
   lotId: z.string(),
   lotName: z.string(),
+  currency: z.string(),
   simulatedLanes: z.array(z.string()),
 });
 
@@ -48,7 +51,18 @@ export const LaneStatusSchema = z.object({
 });
 export const LanesReply = z.object({ lanes: z.array(LaneStatusSchema) });
 
-const Group = z.object({ key: z.string(), total: z.number(), held: z.number() });
+/**
+ * One level or spot type. `held`: bookable spots reserved now; `driveupInside`: drive-ups inside,
+ * spread over the groups' `driveupSpots` (a drive-up has no assigned spot); `free`: the rest.
+ */
+const Group = z.object({
+  key: z.string(),
+  total: z.number(),
+  held: z.number(),
+  driveupSpots: z.number(),
+  driveupInside: z.number(),
+  free: z.number(),
+});
 export const OccupancyReply = z.object({
   at: Iso,
   pools: z.object({

@@ -13,7 +13,8 @@ import { SLOT_MS, slotOf } from '../../protocol/slots.js';
 import type { Journal } from './journal.js';
 import { LotIndex } from './lot-index.js';
 import { type ReservationRow, storedPlate, toReservation } from './rows.js';
-import type { ApplyResult, MirrorReservation, StoredConfig } from './types.js';
+import type { ApplyResult } from '../sync/ports.js';
+import type { MirrorReservation, StoredConfig } from './types.js';
 
 const SLOTS_PER_DAY = 96;
 const ACTIVE = new Set<string>(ACTIVE_STATUSES);

@@ -2,7 +2,9 @@ import type { Reservation } from '../../protocol/domain.js';
 import type { Change, ConnectivityState } from '../../protocol/mqtt.js';
 import type { Connectivity } from '../connectivity.js';
 import type { ApplyResult, EdgeHealth, EdgeSyncStore, LotConfigMessage, OutboxEvent } from '../sync/ports.js';
-import type { EdgeStore } from './store.js';
+import type { AttendantStore } from './attendant-store.js';
+import type { GateLedger } from './ledger.js';
+import type { MirrorStore } from './mirror.js';
 
 /**
  * What the MQTT sync client calls into: the edge store behind the `EdgeSyncStore` port
@@ -30,22 +32,15 @@ export interface EdgeSyncPort extends EdgeSyncStore {
   recordCommandAck(commandId: string, ok: boolean, detail: string): void;
 }
 
-/** The store methods the sync port forwards to. */
-export type SyncedStore = Pick<
-  EdgeStore,
-  | 'getCursor'
-  | 'applyChanges'
-  | 'applySnapshot'
-  | 'config'
-  | 'setConfig'
-  | 'pendingEvents'
-  | 'ackEvents'
-  | 'outboxDepth'
-  | 'lastEventId'
-  | 'occupancy'
-  | 'commandSeen'
-  | 'recordCommandAck'
->;
+/** The parts of the store the sync port binds to. */
+export interface SyncedStore {
+  mirror: Pick<MirrorStore, 'getCursor' | 'applyChanges' | 'applySnapshot' | 'config' | 'setConfig'>;
+  ledger: Pick<
+    GateLedger,
+    'pendingEvents' | 'ackEvents' | 'outboxDepth' | 'lastEventId' | 'commandSeen' | 'recordCommandAck'
+  >;
+  attendants: Pick<AttendantStore, 'occupancy'>;
+}
 
 export function createSyncPort(deps: {
   store: SyncedStore;
@@ -53,26 +48,27 @@ export function createSyncPort(deps: {
   /** Lane and device health for the heartbeat. */
   lanes: () => EdgeHealth['lanes'];
 }): EdgeSyncPort {
-  const { store, connectivity } = deps;
+  const { connectivity } = deps;
+  const { mirror, ledger, attendants } = deps.store;
   return {
-    getCursor: () => store.getCursor(),
-    applyChanges: (changes) => store.applyChanges(changes),
+    getCursor: () => mirror.getCursor(),
+    applyChanges: (changes) => mirror.applyChanges(changes),
     applySnapshot: (reservations, asOfSeq) => {
-      store.applySnapshot({ asOfSeq, reservations });
+      mirror.applySnapshot({ asOfSeq, reservations });
     },
-    configVersion: () => store.config().version,
+    configVersion: () => mirror.config().version,
     setConfig: (config) => {
-      store.setConfig({ version: config.version, lot: config.lot, publicKeys: config.publicKeys });
+      mirror.setConfig({ version: config.version, lot: config.lot, publicKeys: config.publicKeys });
     },
-    pendingEvents: (afterEventId, limit) => store.pendingEvents(afterEventId, limit),
+    pendingEvents: (afterEventId, limit) => ledger.pendingEvents(afterEventId, limit),
     ackEvents: (upTo) => {
-      store.ackEvents(upTo);
+      ledger.ackEvents(upTo);
     },
-    outboxDepth: () => store.outboxDepth(),
-    lastEventId: () => store.lastEventId(),
+    outboxDepth: () => ledger.outboxDepth(),
+    lastEventId: () => ledger.lastEventId(),
     setConnectivity: (state, sinceMs) => connectivity.set(state, sinceMs),
     health: () => {
-      const o = store.occupancy();
+      const o = attendants.occupancy();
       return {
         occupancy: {
           bookable: { held: o.pools.bookable.held, total: o.pools.bookable.total },
@@ -81,9 +77,9 @@ export function createSyncPort(deps: {
         lanes: deps.lanes(),
       };
     },
-    commandSeen: (commandId) => store.commandSeen(commandId),
+    commandSeen: (commandId) => ledger.commandSeen(commandId),
     recordCommandAck: (commandId, ok, detail) => {
-      store.recordCommandAck(commandId, ok, detail);
+      ledger.recordCommandAck(commandId, ok, detail);
     },
   };
 }

@@ -158,13 +158,6 @@ export interface ExitRecord {
   owed: Money | null;
 }
 
-export interface ApplyResult {
-  applied: number;
-  skipped: number;
-  /** Set when the batch skipped ahead: the cursor (last applied seq) at the gap; resync from here. */
-  gapFrom?: number;
-}
-
 /** What one committed write produced, for the event bus and the sync client. */
 export interface CommitNotice {
   events: GateEvent[];
@@ -178,7 +171,14 @@ export interface CommitNotice {
 export interface OccupancyGroup {
   key: string;
   total: number;
+  /** Bookable spots reserved now (a booking's window covers this slot). */
   held: number;
+  /** Spots of the drive-up pool in this group. */
+  driveupSpots: number;
+  /** Drive-ups inside, spread over the groups' drive-up spots (drive-ups have no assigned spot). */
+  driveupInside: number;
+  /** Neither reserved nor taken by a drive-up. */
+  free: number;
 }
 
 export interface Occupancy {

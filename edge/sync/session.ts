@@ -52,7 +52,9 @@ export async function onConnected(parts: SessionParts): Promise<void> {
 /** Broker connection gone: whatever waited on it is over (requests answer null, the outbox rewinds). */
 export function onClosed(parts: SessionParts): void {
   const { link } = parts;
-  if (link.connected) parts.log.info('broker connection closed');
+  // On stop() the end is ours: say so quietly; otherwise the operator should hear about it.
+  if (link.connected && link.stopped) parts.log.info('broker connection closed');
+  else if (link.connected) parts.log.warn('broker connection lost');
   link.connected = false;
   parts.changes.disconnected();
   parts.connectivity.brokerDisconnected();

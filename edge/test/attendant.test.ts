@@ -34,7 +34,7 @@ t.test('login: bad credentials refused and audited; good ones give a token', asy
   const bad = await login(s, 'alice', 'wrong password');
   t.equal(bad.status, 401);
   t.equal((await login(s, 'mallory', 'whatever1')).status, 401, 'unknown user');
-  t.match(s.edge.store.recentAudit(5), [
+  t.match(s.edge.store.attendants.recentAudit(5), [
     { action: 'login_failed', attendant: 'mallory' },
     { action: 'login_failed', attendant: 'alice' },
   ]);
@@ -53,10 +53,11 @@ t.test('login: bad credentials refused and audited; good ones give a token', asy
     displayName: 'Alice',
     lotId: 'lot-test',
     lotName: 'Test Lot',
+    currency: 'EUR',
     simulatedLanes: ['in-1', 'out-1'],
   });
   // The name follows a config update from the cloud.
-  const cfg = s.edge.store.config();
+  const cfg = s.edge.store.mirror.config();
   s.edge.syncPort.setConfig({
     version: 1,
     lot: { ...cfg.lot, name: 'Riverside' },
@@ -104,7 +105,7 @@ t.test('manual open: reason required, audited, sent up, lane opens', async (t) =
       commandId: null,
     },
   ]);
-  const audit = s.edge.store.recentAudit(1)[0]!;
+  const audit = s.edge.store.attendants.recentAudit(1)[0]!;
   t.match(audit, {
     action: 'manual_open',
     attendant: 'alice',
@@ -130,7 +131,7 @@ t.test('look-ups, occupancy, cash payment, passback reset, alarms, unable-to-col
   const s = await simEdge();
   t.teardown(s.close);
   const { post, get } = api(s, (await login(s)).body.token);
-  s.edge.store.applyChanges([
+  s.edge.store.mirror.applyChanges([
     change(1, reservation({ id: 'r1', plate: 'LK-100', startMs: T0, endMs: T0 + HOUR })),
   ]);
 
@@ -144,6 +145,11 @@ t.test('look-ups, occupancy, cash payment, passback reset, alarms, unable-to-col
     pools: { driveup: { total: 2, inside: 1, free: 1, full: false }, bookable: { total: 6, held: 1 } },
     vehiclesInside: 1,
   });
+  // The drive-up counts on its level and spot type too (the lot's drive-up spots are all on level 1).
+  t.match(occupancy.levels, [
+    { key: '0', total: 6, held: 1, driveupSpots: 0, driveupInside: 0, free: 5 },
+    { key: '1', total: 2, held: 0, driveupSpots: 2, driveupInside: 1, free: 1 },
+  ]);
 
   const byPlate = (await get('/api/lookup?plate=cash01')).body;
   t.equal(byPlate.sessions.length, 1);
@@ -279,7 +285,7 @@ t.test('health, metrics, commands from the cloud, sync port', async (t) => {
   });
   port.setConnectivity('degraded', T0);
   t.equal(s.edge.connectivity.state, 'degraded');
-  const cfg = s.edge.store.config();
+  const cfg = s.edge.store.mirror.config();
   port.setConfig({ version: 2, lot: { ...cfg.lot, name: 'Renamed' }, publicKeys: cfg.publicKeys });
   t.equal(port.configVersion(), 2);
   t.equal(s.edge.decisionContext('in-1').lot.name, 'Renamed', 'lanes see the new config');
@@ -295,7 +301,7 @@ t.test('event stream: hello, then lane changes, passages and connectivity', asyn
   const token = (await login(s)).body.token;
   const address = await s.settle(s.edge.http.listen({ host: '127.0.0.1', port: 0 }));
   const received: string[] = [];
-  const req = httpRequest(`${address}/api/events?token=${token}`);
+  const req = httpRequest(`${address}/api/events`, { headers: { cookie: `parkedge_session=${token}` } });
   const ready = new Promise<void>((resolve, reject) => {
     req.on('response', (res) => {
       t.equal(res.statusCode, 200);
@@ -310,7 +316,7 @@ t.test('event stream: hello, then lane changes, passages and connectivity', asyn
   });
   req.end();
   await s.settle(ready);
-  s.edge.store.applyChanges([
+  s.edge.store.mirror.applyChanges([
     change(1, reservation({ id: 'r1', plate: 'SSE001', startMs: T0, endMs: T0 + HOUR })),
   ]);
   void s.entry.vehicleArrives('SSE001', { misread: false });
@@ -331,12 +337,78 @@ t.test('event stream: hello, then lane changes, passages and connectivity', asyn
   t.equal(unauth.statusCode, 401);
 });
 
+t.test(
+  'session cookie: set at log-in, sent by the stream, cleared at log-out; no token in a URL',
+  async (t) => {
+    const s = await simEdge();
+    t.teardown(s.close);
+    const res = await s.inject({
+      method: 'POST',
+      url: '/api/login',
+      payload: { username: 'alice', password: 'correct horse' },
+    });
+    const token = (res.json() as { token: string }).token;
+    const cookie = String(res.headers['set-cookie']);
+    t.match(
+      cookie,
+      new RegExp(`^parkedge_session=${token.replaceAll('.', '\\.')};`),
+      'the token, as a cookie',
+    );
+    t.match(cookie, /; HttpOnly/, 'page scripts cannot read it');
+    t.match(cookie, /; SameSite=Strict/, 'other sites cannot make the browser send it');
+    t.match(cookie, /; Path=\/api/);
+    t.match(cookie, /; Max-Age=43200/, 'it lasts as long as the token');
+    const withCookie = { cookie: `other=1; parkedge_session=${token}` };
+    t.equal((await s.inject({ method: 'GET', url: '/api/me', headers: withCookie })).statusCode, 200);
+    const viaUrl = await s.inject({ method: 'GET', url: `/api/events?token=${token}` });
+    t.equal(viaUrl.statusCode, 401, 'a token in the URL is not accepted');
+    t.equal((await s.inject({ method: 'GET', url: '/api/events' })).statusCode, 401, 'no cookie: 401');
+    t.equal(
+      (await s.inject({ method: 'GET', url: '/api/me', headers: { cookie: 'parkedge_session=nope' } }))
+        .statusCode,
+      401,
+      'a forged cookie: 401',
+    );
+    const out = await s.inject({ method: 'POST', url: '/api/logout', headers: withCookie });
+    t.equal(out.statusCode, 200);
+    t.match(
+      String(out.headers['set-cookie']),
+      /^parkedge_session=; Path=\/api; Max-Age=0; HttpOnly/,
+      'cleared',
+    );
+  },
+);
+
+t.test('event stream: with the cookie it streams, and shows the backlog draining', async (t) => {
+  const s = await simEdge({
+    config: { attendant: { port: 0, accounts: [{ username: 'alice', password: 'correct horse' }] } },
+  });
+  t.teardown(s.close);
+  const token = (await login(s)).body.token;
+  // Offline: events pile up in the outbox.
+  s.edge.syncPort.setConnectivity('offline', Date.now());
+  await api(s, token).post('/api/lanes/out-1/open', { reason: 'Barrier test' });
+  await api(s, token).post('/api/lanes/in-1/open', { reason: 'Barrier test' });
+  const backlog = s.edge.store.ledger.outboxDepth();
+  t.ok(backlog >= 2, `a backlog of ${backlog} events`);
+  const stream = await openStream(s, token);
+  t.teardown(stream.close);
+  t.match((await stream.waitFor('hello'))[0], { outboxDepth: backlog, currency: 'EUR' });
+  // The link returns and the cloud acknowledges in two batches: the stream says so each time.
+  s.edge.syncPort.ackEvents(s.edge.store.ledger.lastEventId() - 1);
+  await s.run(1000);
+  t.match((await stream.waitFor('outbox'))[0], { depth: 1 });
+  s.edge.syncPort.ackEvents(s.edge.store.ledger.lastEventId());
+  await s.run(1000);
+  t.match((await stream.waitFor('outbox', 2))[1], { depth: 0 });
+});
+
 /** An SSE client over a real socket: parsed events as they arrive. */
 async function openStream(s: SimEdge, token: string) {
   const address = await s.settle(s.edge.http.listen({ host: '127.0.0.1', port: 0 }));
   const events: Array<{ event: string; data: Record<string, unknown> }> = [];
   let buffer = '';
-  const req = httpRequest(`${address}/api/events?token=${token}`);
+  const req = httpRequest(`${address}/api/events`, { headers: { cookie: `parkedge_session=${token}` } });
   const ready = new Promise<void>((resolve, reject) => {
     req.on('response', (res) => {
       res.setEncoding('utf8');
@@ -423,10 +495,10 @@ t.test(
     await s.run(400 + 4000 + 1200);
     void s.entry.driveThrough();
     await s.run(3000);
-    const sessionId = s.edge.store.insideByPlate('AUD001')!.id;
+    const sessionId = s.edge.store.ledger.insideByPlate('AUD001')!.id;
     await post(`/api/sessions/${sessionId}/cash`, {});
     await post('/api/passback/r-9/reset', { reason: 'left while the exit was broken' });
-    const alarmId = s.edge.store.alarms({ openOnly: true, limit: 1 })[0]!.id;
+    const alarmId = s.edge.store.attendants.alarms({ openOnly: true, limit: 1 })[0]!.id;
     await post(`/api/alarms/${alarmId}/ack`, { note: 'camera cable fixed' });
     const audits = await stream.waitFor('audit', 5);
     t.match(await stream.waitFor('alarm_ack'), [

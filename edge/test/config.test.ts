@@ -135,3 +135,13 @@ t.test('YAML files and unreadable files', async (t) => {
     [/not valid json/],
   );
 });
+
+t.test('LOG_REQUESTS turns per-request logging on; off by default; a non-boolean is named', async (t) => {
+  t.equal(loadEdgeConfig({ env: {} }).config.logRequests, false);
+  t.equal(loadEdgeConfig({ env: { LOG_REQUESTS: 'true' } }).config.logRequests, true);
+  t.equal(loadEdgeConfig({ env: { LOG_REQUESTS: '0' } }).config.logRequests, false);
+  t.same(
+    issues(() => loadEdgeConfig({ env: { LOG_REQUESTS: 'loud' } })),
+    ['LOG_REQUESTS: expected true or false, got "loud"'],
+  );
+});

@@ -10,14 +10,14 @@ function ctx(
   direction: 'entry' | 'exit',
   over: Partial<DecisionContext> = {},
 ): DecisionContext {
-  const lot: LotConfig = store.config().lot;
+  const lot: LotConfig = store.mirror.config().lot;
   return {
     lot,
     publicKeys: [testKey().publicEntry],
     laneId: direction === 'entry' ? 'in-1' : 'out-1',
     direction,
     overflowAvailable: false,
-    driveupCapacity: store.lotIndex().driveupCount,
+    driveupCapacity: store.mirror.lotIndex().driveupCount,
     spotsById: new Map(lot.spots.map((s) => [s.id, s])),
     times: timeFormatter(lot.timeZone),
     ...over,
@@ -29,9 +29,9 @@ function enter(
   sessionId: string,
   plate: string,
   atMs: number,
-  extra: Partial<Parameters<EdgeStore['recordEntry']>[0]> = {},
+  extra: Partial<Parameters<EdgeStore['ledger']['recordEntry']>[0]> = {},
 ) {
-  return store.recordEntry({
+  return store.ledger.recordEntry({
     sessionId,
     atMs,
     laneId: 'in-1',
@@ -44,14 +44,14 @@ function enter(
 t.test('plates: exact, confusable, ambiguous, low confidence, unreadable', async (t) => {
   const { store, cleanup } = openTestStore();
   t.teardown(cleanup);
-  store.applyChanges([
+  store.mirror.applyChanges([
     change(1, reservation({ id: 'r1', plate: 'B0B123', startMs: T0, endMs: T0 + HOUR })),
     change(2, reservation({ id: 'r2', plate: 'S12345', startMs: T0, endMs: T0 + HOUR, spotId: 'A2' })),
     change(3, reservation({ id: 'r3', plate: '512345', startMs: T0, endMs: T0 + HOUR, spotId: 'A3' })),
   ]);
   const c = ctx(store, 'entry');
   t.match(
-    decide(c, store, { kind: 'plate', plate: 'b0b 123', confidence: 0.5 }, T0),
+    decide(c, store.gateView, { kind: 'plate', plate: 'b0b 123', confidence: 0.5 }, T0),
     {
       kind: 'admit',
       plan: { reservationId: 'r1', credential: 'plate' },
@@ -59,57 +59,57 @@ t.test('plates: exact, confusable, ambiguous, low confidence, unreadable', async
     'exact match needs no confidence',
   );
   t.match(
-    decide(c, store, { kind: 'plate', plate: '8OB123', confidence: 0.9 }, T0),
+    decide(c, store.gateView, { kind: 'plate', plate: '8OB123', confidence: 0.9 }, T0),
     { kind: 'wait' },
     'two confusions away: no match',
   );
   t.match(
-    decide(c, store, { kind: 'plate', plate: 'B08123', confidence: 0.9 }, T0),
+    decide(c, store.gateView, { kind: 'plate', plate: 'B08123', confidence: 0.9 }, T0),
     {
       kind: 'admit',
       plan: { reservationId: 'r1' },
     },
     'one confusion away, confident',
   );
-  t.match(decide(c, store, { kind: 'plate', plate: 'B08123', confidence: 0.5 }, T0), {
+  t.match(decide(c, store.gateView, { kind: 'plate', plate: 'B08123', confidence: 0.5 }, T0), {
     kind: 'wait',
     reason: 'low_confidence',
   });
   t.match(
-    decide(c, store, { kind: 'plate', plate: 'SI2345', confidence: 0.95 }, T0),
+    decide(c, store.gateView, { kind: 'plate', plate: 'SI2345', confidence: 0.95 }, T0),
     {
       kind: 'admit',
       plan: { reservationId: 'r2' },
     },
     'I read for 1',
   );
-  t.match(decide(c, store, { kind: 'plate', plate: '5I2345', confidence: 0.95 }, T0), {
+  t.match(decide(c, store.gateView, { kind: 'plate', plate: '5I2345', confidence: 0.95 }, T0), {
     kind: 'admit',
     plan: { reservationId: 'r3' },
   });
   // With SI2345 booked too, 5I2345 is one confusion from two bookings: ambiguous, fall back to QR.
-  store.applyChanges([
+  store.mirror.applyChanges([
     change(4, reservation({ id: 'r4', plate: 'SI2345', startMs: T0, endMs: T0 + HOUR, spotId: 'A4' })),
   ]);
-  t.match(decide(c, store, { kind: 'plate', plate: '5I2345', confidence: 0.95 }, T0), {
+  t.match(decide(c, store.gateView, { kind: 'plate', plate: '5I2345', confidence: 0.95 }, T0), {
     kind: 'wait',
     reason: 'ambiguous',
   });
   t.match(
-    decide(c, store, { kind: 'plate', plate: 'SI2345', confidence: 0.95 }, T0),
+    decide(c, store.gateView, { kind: 'plate', plate: 'SI2345', confidence: 0.95 }, T0),
     {
       kind: 'admit',
       plan: { reservationId: 'r4' },
     },
     'exact always wins',
   );
-  t.match(decide(c, store, { kind: 'plate', plate: 'XX9999', confidence: 0.95 }, T0), {
+  t.match(decide(c, store.gateView, { kind: 'plate', plate: 'XX9999', confidence: 0.95 }, T0), {
     kind: 'wait',
     reason: 'unmatched',
     driveupPlate: 'XX9999',
     display: ['No booking for XX9999', 'Scan QR code or wait'],
   });
-  t.match(decide(c, store, { kind: 'plate', plate: '%%%', confidence: 1 }, T0), {
+  t.match(decide(c, store.gateView, { kind: 'plate', plate: '%%%', confidence: 1 }, T0), {
     kind: 'wait',
     reason: 'unreadable',
   });
@@ -120,19 +120,19 @@ t.test('QR: valid unseen booking admitted; revoked, wrong lot, tampered refused'
   t.teardown(cleanup);
   const c = ctx(store, 'entry');
   const unseen = qrFor({ id: 'u1', plate: 'UN1', startMs: T0, endMs: T0 + HOUR });
-  t.match(decide(c, store, { kind: 'qr', text: unseen }, T0 + MIN), {
+  t.match(decide(c, store.gateView, { kind: 'qr', text: unseen }, T0 + MIN), {
     kind: 'admit',
     plan: { reservationId: 'u1', credential: 'qr', plate: 'UN1', spotId: null, reservationEndMs: T0 + HOUR },
     display: ['Welcome'],
   });
-  store.applyChanges([
+  store.mirror.applyChanges([
     change(
       1,
       reservation({ id: 'u1', plate: 'UN1', startMs: T0, endMs: T0 + HOUR, status: 'CANCELLED' }),
       'cancelled',
     ),
   ]);
-  t.match(decide(c, store, { kind: 'qr', text: unseen }, T0 + MIN), {
+  t.match(decide(c, store.gateView, { kind: 'qr', text: unseen }, T0 + MIN), {
     kind: 'refuse',
     reason: 'cancelled',
     display: ['Reservation cancelled', 'Please see attendant'],
@@ -140,7 +140,7 @@ t.test('QR: valid unseen booking admitted; revoked, wrong lot, tampered refused'
   t.match(
     decide(
       c,
-      store,
+      store.gateView,
       { kind: 'qr', text: qrFor({ id: 'x', plate: null, startMs: T0, endMs: T0 + HOUR }, 'other-lot') },
       T0,
     ),
@@ -150,10 +150,16 @@ t.test('QR: valid unseen booking admitted; revoked, wrong lot, tampered refused'
     },
   );
   const tampered = `${unseen.slice(0, -3)}AAA`;
-  t.match(decide(c, store, { kind: 'qr', text: tampered }, T0), { kind: 'refuse', reason: 'invalid_qr' });
-  t.match(decide(c, store, { kind: 'qr', text: 'hello' }, T0), { kind: 'refuse', reason: 'invalid_qr' });
+  t.match(decide(c, store.gateView, { kind: 'qr', text: tampered }, T0), {
+    kind: 'refuse',
+    reason: 'invalid_qr',
+  });
+  t.match(decide(c, store.gateView, { kind: 'qr', text: 'hello' }, T0), {
+    kind: 'refuse',
+    reason: 'invalid_qr',
+  });
   t.match(
-    decide(ctx(store, 'entry', { publicKeys: [] }), store, { kind: 'qr', text: unseen }, T0),
+    decide(ctx(store, 'entry', { publicKeys: [] }), store.gateView, { kind: 'qr', text: unseen }, T0),
     {
       kind: 'refuse',
       reason: 'invalid_qr',
@@ -167,15 +173,18 @@ t.test('time window: too early (local time, other day), allowance, expired', asy
   t.teardown(cleanup);
   const c = ctx(store, 'entry');
   const early = qrFor({ id: 'e1', plate: null, startMs: T0 + 26 * HOUR, endMs: T0 + 27 * HOUR });
-  t.match(decide(c, store, { kind: 'qr', text: early }, T0), {
+  t.match(decide(c, store.gateView, { kind: 'qr', text: early }, T0), {
     kind: 'refuse',
     reason: 'too_early',
     display: ['Reservation starts at Tue 3 Jun, 14:00', 'Please come back then'],
   });
   const soon = qrFor({ id: 'e2', plate: null, startMs: T0 + 15 * MIN, endMs: T0 + HOUR });
-  t.match(decide(c, store, { kind: 'qr', text: soon }, T0), { kind: 'admit' });
-  t.match(decide(c, store, { kind: 'qr', text: soon }, T0 - 1), { kind: 'refuse', reason: 'too_early' });
-  t.match(decide(c, store, { kind: 'qr', text: soon }, T0 + HOUR), {
+  t.match(decide(c, store.gateView, { kind: 'qr', text: soon }, T0), { kind: 'admit' });
+  t.match(decide(c, store.gateView, { kind: 'qr', text: soon }, T0 - 1), {
+    kind: 'refuse',
+    reason: 'too_early',
+  });
+  t.match(decide(c, store.gateView, { kind: 'qr', text: soon }, T0 + HOUR), {
     kind: 'refuse',
     reason: 'expired',
     display: ['Reservation ended at 13:00', 'Please see attendant'],
@@ -185,7 +194,9 @@ t.test('time window: too early (local time, other day), allowance, expired', asy
 t.test('anti-passback from the local passback state; a reset makes it usable again', async (t) => {
   const { store, cleanup } = openTestStore();
   t.teardown(cleanup);
-  store.applyChanges([change(1, reservation({ id: 'r1', plate: 'PB1', startMs: T0, endMs: T0 + HOUR }))]);
+  store.mirror.applyChanges([
+    change(1, reservation({ id: 'r1', plate: 'PB1', startMs: T0, endMs: T0 + HOUR })),
+  ]);
   const c = ctx(store, 'entry');
   enter(store, 's1', 'PB1', T0, {
     sessionKind: 'booking',
@@ -193,24 +204,24 @@ t.test('anti-passback from the local passback state; a reset makes it usable aga
     pool: 'bookable',
     credential: 'plate',
   });
-  t.match(decide(c, store, { kind: 'plate', plate: 'PB1', confidence: 1 }, T0 + MIN), {
+  t.match(decide(c, store.gateView, { kind: 'plate', plate: 'PB1', confidence: 1 }, T0 + MIN), {
     kind: 'refuse',
     reason: 'already_inside',
     passbackViolation: true,
   });
   const soft = ctx(store, 'entry', { lot: { ...c.lot, policy: { ...c.lot.policy, antiPassback: 'soft' } } });
-  t.match(decide(soft, store, { kind: 'plate', plate: 'PB1', confidence: 1 }, T0 + MIN), {
+  t.match(decide(soft, store.gateView, { kind: 'plate', plate: 'PB1', confidence: 1 }, T0 + MIN), {
     kind: 'admit',
     plan: { softPassbackViolation: true },
   });
-  store.resetPassback({
+  store.ledger.resetPassback({
     atMs: T0 + 2 * MIN,
     reservationId: 'r1',
     attendant: 'a',
     reason: 'left via pedestrian gate',
     commandId: null,
   });
-  t.match(decide(c, store, { kind: 'plate', plate: 'PB1', confidence: 1 }, T0 + 3 * MIN), {
+  t.match(decide(c, store.gateView, { kind: 'plate', plate: 'PB1', confidence: 1 }, T0 + 3 * MIN), {
     kind: 'admit',
     plan: { softPassbackViolation: false },
   });
@@ -220,7 +231,7 @@ t.test('anti-passback from the local passback state; a reset makes it usable aga
     reservationId: 'r1',
     pool: 'bookable',
   });
-  store.recordExit({
+  store.ledger.recordExit({
     sessionId: s2.id,
     atMs: T0 + 5 * MIN,
     laneId: 'out-1',
@@ -233,7 +244,7 @@ t.test('anti-passback from the local passback state; a reset makes it usable aga
   t.match(
     decide(
       c,
-      store,
+      store.gateView,
       { kind: 'qr', text: qrFor({ id: 'r1', plate: 'PB1', startMs: T0, endMs: T0 + HOUR }) },
       T0 + 6 * MIN,
     ),
@@ -243,7 +254,7 @@ t.test('anti-passback from the local passback state; a reset makes it usable aga
     },
   );
   // The cloud saying CHECKED_IN counts as inside when this edge has no local state.
-  store.applyChanges([
+  store.mirror.applyChanges([
     change(
       2,
       reservation({
@@ -256,7 +267,7 @@ t.test('anti-passback from the local passback state; a reset makes it usable aga
       }),
     ),
   ]);
-  t.match(decide(c, store, { kind: 'plate', plate: 'CI9', confidence: 1 }, T0), {
+  t.match(decide(c, store.gateView, { kind: 'plate', plate: 'CI9', confidence: 1 }, T0), {
     kind: 'refuse',
     reason: 'already_inside',
   });
@@ -268,28 +279,28 @@ t.test(
     const { store, cleanup } = openTestStore();
     t.teardown(cleanup);
     const c = ctx(store, 'entry');
-    t.match(decide(c, store, { kind: 'driveup', plate: 'D1' }, T0), {
+    t.match(decide(c, store.gateView, { kind: 'driveup', plate: 'D1' }, T0), {
       kind: 'admit',
       plan: { pool: 'driveup', sessionKind: 'driveup' },
     });
     enter(store, 's1', 'D1', T0);
-    t.match(decide(c, store, { kind: 'driveup', plate: 'D1' }, T0), {
+    t.match(decide(c, store.gateView, { kind: 'driveup', plate: 'D1' }, T0), {
       kind: 'refuse',
       reason: 'already_inside',
     });
     enter(store, 's2', 'D2', T0);
-    t.match(decide(c, store, { kind: 'driveup', plate: 'D3' }, T0), {
+    t.match(decide(c, store.gateView, { kind: 'driveup', plate: 'D3' }, T0), {
       kind: 'refuse',
       reason: 'full',
       display: ['Lot full', 'Sorry'],
     });
     const online = ctx(store, 'entry', { overflowAvailable: true });
-    t.match(decide(online, store, { kind: 'driveup', plate: 'D3' }, T0 + 7 * MIN), {
+    t.match(decide(online, store.gateView, { kind: 'driveup', plate: 'D3' }, T0 + 7 * MIN), {
       kind: 'overflow',
       request: { plate: 'D3', vehicleType: 'car', startMs: T0, endMs: T0 + 4 * HOUR },
     });
     // Every car-eligible bookable spot held over the horizon: no point asking.
-    store.applyChanges(
+    store.mirror.applyChanges(
       ['A1', 'A2', 'A3', 'A4'].map((spotId, i) =>
         change(
           i + 1,
@@ -297,7 +308,10 @@ t.test(
         ),
       ),
     );
-    t.match(decide(online, store, { kind: 'driveup', plate: 'D3' }, T0), { kind: 'refuse', reason: 'full' });
+    t.match(decide(online, store.gateView, { kind: 'driveup', plate: 'D3' }, T0), {
+      kind: 'refuse',
+      reason: 'full',
+    });
   },
 );
 
@@ -305,7 +319,9 @@ t.test('exit charges: overstay after grace, drive-up fee with daily cap, cash al
   const { store, cleanup } = openTestStore({ lot: testLot({ policy: { exitGraceMinutes: 10 } }) });
   t.teardown(cleanup);
   const c = ctx(store, 'exit');
-  store.applyChanges([change(1, reservation({ id: 'r1', plate: 'OS1', startMs: T0, endMs: T0 + HOUR }))]);
+  store.mirror.applyChanges([
+    change(1, reservation({ id: 'r1', plate: 'OS1', startMs: T0, endMs: T0 + HOUR })),
+  ]);
   enter(store, 's1', 'OS1', T0, {
     sessionKind: 'booking',
     reservationId: 'r1',
@@ -313,7 +329,7 @@ t.test('exit charges: overstay after grace, drive-up fee with daily cap, cash al
     pool: 'bookable',
   });
   t.match(
-    decide(c, store, { kind: 'plate', plate: 'OS1', confidence: 1 }, T0 + HOUR + 10 * MIN),
+    decide(c, store.gateView, { kind: 'plate', plate: 'OS1', confidence: 1 }, T0 + HOUR + 10 * MIN),
     {
       kind: 'exit',
       plan: { charge: null, due: null, overstayMinutes: 10 },
@@ -322,7 +338,7 @@ t.test('exit charges: overstay after grace, drive-up fee with daily cap, cash al
     'within the grace: free',
   );
   t.match(
-    decide(c, store, { kind: 'plate', plate: 'OS1', confidence: 1 }, T0 + HOUR + 16 * MIN),
+    decide(c, store.gateView, { kind: 'plate', plate: 'OS1', confidence: 1 }, T0 + HOUR + 16 * MIN),
     {
       kind: 'exit',
       plan: { charge: { amount: 200, currency: 'EUR' }, due: { amount: 200 }, overstayMinutes: 16 },
@@ -330,38 +346,41 @@ t.test('exit charges: overstay after grace, drive-up fee with daily cap, cash al
     'past the grace: all 2 started slots',
   );
   // A reservation extended in the cloud after entry: the mirror's end counts.
-  store.applyChanges([
+  store.mirror.applyChanges([
     change(
       2,
       reservation({ id: 'r1', plate: 'OS1', startMs: T0, endMs: T0 + 2 * HOUR, status: 'CHECKED_IN' }),
     ),
   ]);
-  t.match(decide(c, store, { kind: 'plate', plate: 'OS1', confidence: 1 }, T0 + HOUR + 16 * MIN), {
+  t.match(decide(c, store.gateView, { kind: 'plate', plate: 'OS1', confidence: 1 }, T0 + HOUR + 16 * MIN), {
     plan: { charge: null },
   });
 
   const s2 = enter(store, 's2', 'DU1', T0 - 30 * HOUR);
-  const plan = exitCharge(c, store, s2, T0);
+  const plan = exitCharge(c, store.gateView, s2, T0);
   // 06:00–24:00 local on 1 June (72 slots, capped at €30) + 00:00–12:00 on 2 June (48 slots, capped).
   t.same(plan.charge, { amount: 3000 + 3000, currency: 'EUR' }, 'daily cap per local day');
-  store.recordCashPayment({
+  store.ledger.recordCashPayment({
     atMs: T0,
     sessionId: 's2',
     amount: { amount: 1000, currency: 'EUR' },
     attendant: 'a',
   });
-  const paid = exitCharge(c, store, store.sessionById('s2')!, T0);
+  const paid = exitCharge(c, store.gateView, store.ledger.sessionById('s2')!, T0);
   t.same(paid.due, { amount: 5000, currency: 'EUR' });
   t.same(paid.cashPaid, { amount: 1000, currency: 'EUR' });
-  t.match(decide(c, store, { kind: 'plate', plate: 'NOPE1', confidence: 0.99 }, T0), {
+  t.match(decide(c, store.gateView, { kind: 'plate', plate: 'NOPE1', confidence: 0.99 }, T0), {
     kind: 'wait',
     reason: 'unmatched',
   });
-  t.match(decide(c, store, { kind: 'driveup', plate: 'X' }, T0), { kind: 'refuse', reason: 'no_session' });
+  t.match(decide(c, store.gateView, { kind: 'driveup', plate: 'X' }, T0), {
+    kind: 'refuse',
+    reason: 'no_session',
+  });
   t.match(
     decide(
       c,
-      store,
+      store.gateView,
       { kind: 'qr', text: qrFor({ id: 'r1', plate: 'OS1', startMs: T0, endMs: T0 + HOUR }) },
       T0 + 5 * HOUR,
     ),

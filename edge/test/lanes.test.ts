@@ -36,7 +36,7 @@ function kinds(s: SimEdge): string[] {
 
 function book(s: SimEdge, seq: number, r: Parameters<typeof reservation>[0]) {
   const res = reservation(r);
-  s.edge.store.applyChanges([change(seq, res)]);
+  s.edge.store.mirror.applyChanges([change(seq, res)]);
   return res;
 }
 
@@ -75,8 +75,8 @@ t.test('plate entry: admitted with the bay shown, recorded at passage', async (t
     pool: 'bookable',
     laneId: 'in-1',
   });
-  t.equal(s.edge.store.passbackState('r1'), 'in');
-  t.equal(s.edge.store.insideByReservation('r1')?.plate, 'AB123CD');
+  t.equal(s.edge.store.ledger.passbackState('r1'), 'in');
+  t.equal(s.edge.store.ledger.insideByReservation('r1')?.plate, 'AB123CD');
   checkInvariants(t, s);
 });
 
@@ -119,7 +119,7 @@ t.test('confusable misread is matched; an unknown read falls back to QR', async 
   await s.run(OPEN_MS);
   await driveThrough(s, s.entry);
   t.match(s.events().at(-1), { kind: 'entry', reservationId: 'r2', credential: 'qr' });
-  t.equal(s.edge.store.driveupInside(), 0, 'not admitted as a drive-up');
+  t.equal(s.edge.store.ledger.driveupInside(), 0, 'not admitted as a drive-up');
   checkInvariants(t, s);
 });
 
@@ -138,7 +138,7 @@ t.test('back-out: nothing recorded, the reservation stays usable', async (t) => 
   t.equal(lane.state, 'IDLE');
   t.equal(s.entry.armState(), 'down');
   t.same(kinds(s), [], 'no entry recorded');
-  t.equal(s.edge.store.passbackState('r1'), undefined);
+  t.equal(s.edge.store.ledger.passbackState('r1'), undefined);
 
   await s.run(20_000);
   await arrive(s, s.entry, 'BK1000');
@@ -163,7 +163,7 @@ t.test('tailgate: a second car in the same open cycle raises an alarm', async (t
     ['entry', 'tailgate'],
   );
   t.equal(events[1]!.correlationId, events[0]!.correlationId, 'same correlation id as the admitted car');
-  const alarms = s.edge.store.alarms({ openOnly: true, limit: 10 });
+  const alarms = s.edge.store.attendants.alarms({ openOnly: true, limit: 10 });
   t.match(alarms, [{ kind: 'tailgate', laneId: 'in-1' }]);
   t.equal(s.edge.lanes.get('in-1')!.state, 'IDLE');
   checkInvariants(t, s);
@@ -178,7 +178,7 @@ t.test('barrier fault: an arm that never reaches its limit raises an alarm', asy
   t.equal(s.edge.lanes.get('in-1')!.state, 'OPENING');
   await s.run(9000);
   t.match(s.events(), [{ kind: 'barrier_fault', laneId: 'in-1' }]);
-  t.match(s.edge.store.alarms({ openOnly: true, limit: 10 }), [{ kind: 'barrier_fault' }]);
+  t.match(s.edge.store.attendants.alarms({ openOnly: true, limit: 10 }), [{ kind: 'barrier_fault' }]);
   checkInvariants(t, s);
 });
 
@@ -239,8 +239,8 @@ t.test('anti-passback soft: admitted with an alarm', async (t) => {
   await driveThrough(s, s.entry);
   t.same(kinds(s), ['entry', 'entry', 'passback_violation']);
   t.match(s.events()[2], { reservationId: 'r1', mode: 'soft' });
-  t.match(s.edge.store.alarms({ openOnly: true, limit: 10 }), [{ kind: 'passback_violation' }]);
-  t.equal(s.edge.store.sessionsInside().length, 1, 'the stale session was superseded');
+  t.match(s.edge.store.attendants.alarms({ openOnly: true, limit: 10 }), [{ kind: 'passback_violation' }]);
+  t.equal(s.edge.store.attendants.sessionsInside().length, 1, 'the stale session was superseded');
   checkInvariants(t, s);
 });
 
@@ -295,7 +295,7 @@ t.test('drive-ups fill the driveup pool, then FULL; reservation holders still ad
     await s.run(OPEN_MS);
     await driveThrough(s, s.entry);
   }
-  t.equal(s.edge.store.occupancy().pools.driveup.full, true);
+  t.equal(s.edge.store.attendants.occupancy().pools.driveup.full, true);
   await arrive(s, s.entry, 'DU0003');
   await s.run(4000);
   t.equal(lane.state, 'REFUSED');
@@ -380,8 +380,8 @@ t.test('exit with overstay: charged online, recorded at passage', async (t) => {
     settlement: 'cloud',
   });
   t.ok(exit.kind === 'exit' && exit.overstayMinutes >= 31 && exit.overstayMinutes <= 32);
-  t.equal(s.edge.store.passbackState('r1'), 'out');
-  t.equal(s.edge.store.sessionsInside().length, 0);
+  t.equal(s.edge.store.ledger.passbackState('r1'), 'out');
+  t.equal(s.edge.store.attendants.sessionsInside().length, 0);
   checkInvariants(t, s);
 });
 
@@ -406,7 +406,9 @@ t.test('offline exit: the fee is recorded as owed and the barrier opens', async 
     plate: 'OFF100',
     amount: { amount: 400, currency: 'EUR' },
   });
-  t.match(s.edge.store.unableToCollect(0, Date.now() + 1), [{ plate: 'OFF100', amount: { amount: 400 } }]);
+  t.match(s.edge.store.attendants.unableToCollect(0, Date.now() + 1), [
+    { plate: 'OFF100', amount: { amount: 400 } },
+  ]);
   checkInvariants(t, s);
 });
 
@@ -428,7 +430,7 @@ t.test('a camera that disconnects degrades the lane to QR and raises a device al
     { kind: 'entry', credential: 'qr' },
   ]);
   t.same(
-    s.edge.store.alarms({ openOnly: true, limit: 10 }).map((a) => a.kind),
+    s.edge.store.attendants.alarms({ openOnly: true, limit: 10 }).map((a) => a.kind),
     ['device_fault'],
   );
   checkInvariants(t, s);
@@ -449,7 +451,7 @@ t.test(
     await arrive(s, s.entry, 'DU0001');
     await s.run(4000 + OPEN_MS);
     await driveThrough(s, s.entry);
-    t.equal(s.edge.store.occupancy().pools.driveup.full, true);
+    t.equal(s.edge.store.attendants.occupancy().pools.driveup.full, true);
 
     // The next car is refused (full); the driver talks to the attendant for a while.
     await arrive(s, s.entry, 'MO1000');
@@ -460,7 +462,7 @@ t.test(
     t.equal(entry.state, 'OPENING');
     t.same(s.entry.display.current(), ['Opened by attendant']);
     t.same(kinds(s), ['entry', 'denied', 'manual_open'], 'nothing recorded before the passage');
-    t.equal(s.edge.store.insideByPlate('MO1000'), undefined);
+    t.equal(s.edge.store.ledger.insideByPlate('MO1000'), undefined);
     await s.run(OPEN_MS);
     await driveThrough(s, s.entry);
     t.equal(entry.state, 'IDLE');
@@ -478,10 +480,10 @@ t.test(
       spotId: null,
     });
     t.equal(admitted.correlationId, manual.correlationId, 'the manual open and the entry share a cycle');
-    const session = s.edge.store.insideByPlate('MO1000')!;
+    const session = s.edge.store.ledger.insideByPlate('MO1000')!;
     t.match(session, { kind: 'driveup', credential: 'attendant', pool: 'driveup', entryLaneId: 'in-1' });
     t.equal(admitted.kind === 'entry' && admitted.sessionId, session.id, 'event and session in one write');
-    t.match(s.edge.store.occupancy().pools.driveup, { total: 1, inside: 2, free: 0, full: true });
+    t.match(s.edge.store.attendants.occupancy().pools.driveup, { total: 1, inside: 2, free: 0, full: true });
 
     // At the exit the camera finds it by plate; the fee is a drive-up's (50 min: 4 quarters of €4/h).
     await s.run(50 * MIN);
@@ -495,7 +497,7 @@ t.test(
       { kind: 'exit', sessionId: session.id, plate: 'MO1000', settlement: 'owed', charge: { amount: 400 } },
       { kind: 'unable_to_collect', sessionId: session.id, amount: { amount: 400 } },
     ]);
-    t.equal(s.edge.store.insideByPlate('MO1000'), undefined);
+    t.equal(s.edge.store.ledger.insideByPlate('MO1000'), undefined);
     checkInvariants(t, s);
   },
 );
@@ -517,9 +519,13 @@ t.test("manual open at the entry: no plate read, and never the previous car's pl
   await driveThrough(s, s.entry);
   t.same(kinds(s), ['entry', 'manual_open', 'entry']);
   t.match(s.events()[2], { kind: 'entry', credential: 'attendant', plate: null, pool: 'driveup' });
-  t.match(s.edge.store.insideByReservation('r1'), { plate: 'PV1000', exitedAt: null }, 'booking untouched');
-  t.equal(s.edge.store.sessionsInside().length, 2);
-  t.equal(s.edge.store.driveupInside(), 1, 'counted in the driveup pool');
+  t.match(
+    s.edge.store.ledger.insideByReservation('r1'),
+    { plate: 'PV1000', exitedAt: null },
+    'booking untouched',
+  );
+  t.equal(s.edge.store.attendants.sessionsInside().length, 2);
+  t.equal(s.edge.store.ledger.driveupInside(), 1, 'counted in the driveup pool');
 
   // Opened with nobody passing: nothing recorded, the pool is not charged.
   await s.run(30_000);
@@ -527,7 +533,7 @@ t.test("manual open at the entry: no plate read, and never the previous car's pl
   await s.run(OPEN_MS + 8000 + CLOSE_MS);
   t.equal(entry.state, 'IDLE');
   t.same(kinds(s), ['entry', 'manual_open', 'entry', 'manual_open']);
-  t.equal(s.edge.store.driveupInside(), 1);
+  t.equal(s.edge.store.ledger.driveupInside(), 1);
   checkInvariants(t, s);
 });
 
@@ -560,7 +566,7 @@ t.test('manual open at the exit: closes the session of the plate read, settled a
   await arrive(s, s.entry, 'EXM100');
   await s.run(4000 + OPEN_MS);
   await driveThrough(s, s.entry);
-  const session = s.edge.store.insideByPlate('EXM100')!;
+  const session = s.edge.store.ledger.insideByPlate('EXM100')!;
   await s.run(50 * MIN);
 
   // Online, but the charge does not answer: the attendant opens meanwhile.
@@ -590,7 +596,7 @@ t.test('manual open at the exit: closes the session of the plate read, settled a
   });
   t.equal(s.events()[2]!.correlationId, s.events()[1]!.correlationId);
   t.match(s.events()[3], { kind: 'unable_to_collect', plate: 'EXM100', amount: { amount: 400 } });
-  t.equal(s.edge.store.sessionsInside().length, 0);
+  t.equal(s.edge.store.attendants.sessionsInside().length, 0);
 
   // Paid in cash at the booth, then let out by hand: settled in cash.
   s.edge.syncPort.setConnectivity('offline', Date.now());
@@ -598,9 +604,9 @@ t.test('manual open at the exit: closes the session of the plate read, settled a
   await arrive(s, s.entry, 'EXM200');
   await s.run(4000 + OPEN_MS);
   await driveThrough(s, s.entry);
-  const second = s.edge.store.insideByPlate('EXM200')!;
+  const second = s.edge.store.ledger.insideByPlate('EXM200')!;
   await s.run(20 * MIN);
-  s.edge.store.recordCashPayment({
+  s.edge.store.ledger.recordCashPayment({
     atMs: Date.now(),
     sessionId: second.id,
     amount: { amount: 200, currency: 'EUR' },
@@ -634,6 +640,6 @@ t.test('manual open at the exit with no plate read: only the manual_open event',
   await s.run(OPEN_MS);
   await driveThrough(s, s.exit);
   t.same(kinds(s), ['entry', 'manual_open']);
-  t.ok(s.edge.store.insideByPlate('NOP100'), 'the session stays open');
+  t.ok(s.edge.store.ledger.insideByPlate('NOP100'), 'the session stays open');
   checkInvariants(t, s);
 });

@@ -51,8 +51,8 @@ t.test('two lots in one process: separate stores, lanes, metrics and event ids',
   await fake.tickAsync(400 + 4000 + 1200);
   void a.sims.get('in-1')!.driveThrough();
   await fake.tickAsync(3000);
-  t.match(a.store.eventsAfter(0, 10), [{ eventId: 1, kind: 'entry', plate: 'AAA111' }]);
-  t.same(b.store.eventsAfter(0, 10), [], 'the other lot saw nothing');
+  t.match(a.store.ledger.eventsAfter(0, 10), [{ eventId: 1, kind: 'entry', plate: 'AAA111' }]);
+  t.same(b.store.ledger.eventsAfter(0, 10), [], 'the other lot saw nothing');
   t.equal(b.lanes.get('in-1')!.state, 'IDLE');
   const metricsA = await a.metrics.registry.metrics();
   const metricsB = await b.metrics.registry.metrics();

@@ -90,9 +90,9 @@ t.test('open sets WAL and synchronous=FULL and loads the file config as version 
   t.teardown(cleanup);
   t.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
   t.equal(store.db.pragma('synchronous', { simple: true }), 2, 'FULL');
-  t.equal(store.config().version, 0);
-  t.equal(store.config().source, 'file');
-  t.equal(store.lotIndex().driveupCount, 2);
+  t.equal(store.mirror.config().version, 0);
+  t.equal(store.mirror.config().source, 'file');
+  t.equal(store.mirror.lotIndex().driveupCount, 2);
 });
 
 t.test('applyChanges: in order, idempotent, stops at a gap, cursor in the same transaction', async (t) => {
@@ -100,48 +100,60 @@ t.test('applyChanges: in order, idempotent, stops at a gap, cursor in the same t
   t.teardown(cleanup);
   const r1 = reservation({ id: 'r1', plate: 'aa-11-bb', startMs: T0, endMs: T0 + HOUR });
   const r2 = reservation({ id: 'r2', plate: 'CC22DD', startMs: T0, endMs: T0 + HOUR, spotId: 'A2' });
-  t.same(store.applyChanges([change(1, r1), change(2, r2)]), { applied: 2, skipped: 0 });
-  t.equal(store.getCursor(), 2);
-  t.equal(store.reservationById('r1')?.plate, 'AA11BB', 'plate stored normalised');
-  t.same(store.applyChanges([change(1, r1), change(2, r2)]), { applied: 0, skipped: 2 }, 'replay is a no-op');
+  t.same(store.mirror.applyChanges([change(1, r1), change(2, r2)]), { applied: 2, skipped: 0 });
+  t.equal(store.mirror.getCursor(), 2);
+  t.equal(store.mirror.reservationById('r1')?.plate, 'AA11BB', 'plate stored normalised');
+  t.same(
+    store.mirror.applyChanges([change(1, r1), change(2, r2)]),
+    { applied: 0, skipped: 2 },
+    'replay is a no-op',
+  );
   const cancelled = { ...r1, status: 'CANCELLED' as const };
-  t.same(store.applyChanges([change(3, cancelled), change(5, r1)]), { applied: 1, skipped: 0, gapFrom: 3 });
-  t.equal(store.getCursor(), 3, 'cursor stops before the gap');
-  t.equal(store.reservationById('r1')?.status, 'CANCELLED');
+  t.same(store.mirror.applyChanges([change(3, cancelled), change(5, r1)]), {
+    applied: 1,
+    skipped: 0,
+    gapFrom: 3,
+  });
+  t.equal(store.mirror.getCursor(), 3, 'cursor stops before the gap');
+  t.equal(store.mirror.reservationById('r1')?.status, 'CANCELLED');
   // Bitmap follows: r1's spot is free again, r2's is held.
   const s = slotOf(T0);
-  t.equal(store.bitmap().isFree(store.lotIndex().indexById.get('A1')!, s, s + 4), true);
-  t.equal(store.bitmap().isFree(store.lotIndex().indexById.get('A2')!, s, s + 4), false);
-  t.same(store.applyChanges([change(4, { ...r2, lotId: 'other-lot', status: 'CANCELLED' })]), {
+  t.equal(store.mirror.bitmap().isFree(store.mirror.lotIndex().indexById.get('A1')!, s, s + 4), true);
+  t.equal(store.mirror.bitmap().isFree(store.mirror.lotIndex().indexById.get('A2')!, s, s + 4), false);
+  t.same(store.mirror.applyChanges([change(4, { ...r2, lotId: 'other-lot', status: 'CANCELLED' })]), {
     applied: 1,
     skipped: 0,
   });
-  t.equal(store.reservationById('r2')?.status, 'CONFIRMED', 'not applied');
-  t.equal(store.getCursor(), 4, 'a change for another lot still moves the cursor');
+  t.equal(store.mirror.reservationById('r2')?.status, 'CONFIRMED', 'not applied');
+  t.equal(store.mirror.getCursor(), 4, 'a change for another lot still moves the cursor');
 });
 
 t.test('applySnapshot replaces active reservations and sets the cursor', async (t) => {
   const { store, cleanup } = openTestStore();
   t.teardown(cleanup);
-  store.applyChanges([
+  store.mirror.applyChanges([
     change(1, reservation({ id: 'gone', plate: 'GONE1', startMs: T0, endMs: T0 + HOUR })),
     change(2, reservation({ id: 'kept', plate: 'KEPT1', startMs: T0, endMs: T0 + HOUR, spotId: 'A2' })),
   ]);
-  store.applySnapshot({
+  store.mirror.applySnapshot({
     asOfSeq: 40,
     reservations: [
       reservation({ id: 'kept', plate: 'KEPT1', startMs: T0, endMs: T0 + 2 * HOUR, spotId: 'A2' }),
       reservation({ id: 'new', plate: 'NEW1', startMs: T0, endMs: T0 + HOUR, spotId: 'A3' }),
     ],
   });
-  t.equal(store.getCursor(), 40);
-  t.equal(store.reservationById('gone')?.status, 'CANCELLED', 'missing from the snapshot: no longer active');
-  t.equal(store.reservationById('kept')?.endMs, T0 + 2 * HOUR);
-  t.equal(store.reservationById('new')?.status, 'CONFIRMED');
-  const idx = store.lotIndex().indexById;
+  t.equal(store.mirror.getCursor(), 40);
+  t.equal(
+    store.mirror.reservationById('gone')?.status,
+    'CANCELLED',
+    'missing from the snapshot: no longer active',
+  );
+  t.equal(store.mirror.reservationById('kept')?.endMs, T0 + 2 * HOUR);
+  t.equal(store.mirror.reservationById('new')?.status, 'CONFIRMED');
+  const idx = store.mirror.lotIndex().indexById;
   const s = slotOf(T0);
-  t.ok(store.bitmap().isFree(idx.get('A1')!, s, s + 8));
-  t.notOk(store.bitmap().isFree(idx.get('A2')!, s + 4, s + 8));
+  t.ok(store.mirror.bitmap().isFree(idx.get('A1')!, s, s + 8));
+  t.notOk(store.mirror.bitmap().isFree(idx.get('A2')!, s + 4, s + 8));
 });
 
 t.test('setConfig: newer versions only; survives reopen; file config used until then', async (t) => {
@@ -150,15 +162,17 @@ t.test('setConfig: newer versions only; survives reopen; file config used until 
   const path = join(tmp.dir, 'c.sqlite');
   const a = openTestStore({ path });
   const lot = testLot({ driveup: 5 });
-  t.same(a.store.setConfig({ version: 3, lot, publicKeys: [testKey().publicEntry] }), { applied: true });
-  t.same(a.store.setConfig({ version: 2, lot: testLot(), publicKeys: [] }), { applied: false });
-  t.equal(a.store.lotIndex().driveupCount, 5);
+  t.same(a.store.mirror.setConfig({ version: 3, lot, publicKeys: [testKey().publicEntry] }), {
+    applied: true,
+  });
+  t.same(a.store.mirror.setConfig({ version: 2, lot: testLot(), publicKeys: [] }), { applied: false });
+  t.equal(a.store.mirror.lotIndex().driveupCount, 5);
   a.store.close();
   const b = openTestStore({ path, lot: testLot({ driveup: 1 }) });
   t.teardown(b.cleanup);
-  t.equal(b.store.config().version, 3, 'the cloud config wins over the file after restart');
-  t.equal(b.store.lotIndex().driveupCount, 5);
-  t.throws(() => b.store.setConfig({ version: 9, lot: { ...lot, id: 'other' }, publicKeys: [] }));
+  t.equal(b.store.mirror.config().version, 3, 'the cloud config wins over the file after restart');
+  t.equal(b.store.mirror.lotIndex().driveupCount, 5);
+  t.throws(() => b.store.mirror.setConfig({ version: 9, lot: { ...lot, id: 'other' }, publicKeys: [] }));
 });
 
 t.test('outbox: event ids are gapless and ordered under many mixed writes', async (t) => {
@@ -180,7 +194,7 @@ t.test('outbox: event ids are gapless and ordered under many mixed writes', asyn
           n++;
           if (op === 'entry' || (op !== 'denied' && inside.length === 0)) {
             const sessionId = `s${n}`;
-            store.recordEntry({
+            store.ledger.recordEntry({
               sessionId,
               atMs,
               laneId: 'in-1',
@@ -190,7 +204,7 @@ t.test('outbox: event ids are gapless and ordered under many mixed writes', asyn
             inside.push(sessionId);
           } else if (op === 'exit') {
             const id = inside.shift()!;
-            store.recordExit({
+            store.ledger.recordExit({
               sessionId: id,
               atMs,
               laneId: 'out-1',
@@ -201,7 +215,7 @@ t.test('outbox: event ids are gapless and ordered under many mixed writes', asyn
               owed: { amount: 100, currency: 'EUR' },
             });
           } else if (op === 'denied') {
-            store.recordEvent(
+            store.ledger.recordEvent(
               {
                 kind: 'denied',
                 at,
@@ -214,13 +228,13 @@ t.test('outbox: event ids are gapless and ordered under many mixed writes', asyn
               atMs,
             );
           } else if (op === 'alarm') {
-            store.recordAlarm(
+            store.ledger.recordAlarm(
               { kind: 'tailgate', at, laneId: 'in-1', correlationId: null, sessionId: null },
               atMs,
               't',
             );
           } else if (op === 'manual') {
-            store.recordManualOpen({
+            store.ledger.recordManualOpen({
               atMs,
               laneId: 'in-1',
               attendant: 'a',
@@ -229,14 +243,14 @@ t.test('outbox: event ids are gapless and ordered under many mixed writes', asyn
               commandId: null,
             });
           } else if (op === 'cash') {
-            store.recordCashPayment({
+            store.ledger.recordCashPayment({
               atMs,
               sessionId: inside[0]!,
               amount: { amount: 50, currency: 'EUR' },
               attendant: 'a',
             });
           } else if (op === 'reset') {
-            store.resetPassback({
+            store.ledger.resetPassback({
               atMs,
               reservationId: `r${n}`,
               attendant: 'a',
@@ -244,16 +258,16 @@ t.test('outbox: event ids are gapless and ordered under many mixed writes', asyn
               commandId: null,
             });
           } else {
-            store.recordCommandAck(`cmd${n}`, true, 'ok');
+            store.ledger.recordCommandAck(`cmd${n}`, true, 'ok');
           }
         }
       },
     ),
     { seed: 42, numRuns: 20 },
   );
-  const events = store.eventsAfter(0, 1_000_000);
+  const events = store.ledger.eventsAfter(0, 1_000_000);
   t.ok(events.length > 1000, `${events.length} events`);
-  t.equal(store.lastEventId(), events.length);
+  t.equal(store.ledger.lastEventId(), events.length);
   t.ok(
     events.every((e, i) => e.eventId === i + 1),
     'ids 1..N with no gap',
@@ -263,15 +277,15 @@ t.test('outbox: event ids are gapless and ordered under many mixed writes', asyn
     'every payload matches the wire schema',
   );
   // Acks move forward only; pending starts after the watermark; pruning keeps unacked events.
-  t.same(store.ackEvents(500), { acked: 500 });
-  t.same(store.ackEvents(400), { acked: 500 }, 'never backwards');
-  t.equal(store.outboxDepth(), events.length - 500);
-  t.equal(store.pendingEvents(0, 10)[0]?.eventId, 501);
-  t.equal(store.pendingEvents(600, 10)[0]?.eventId, 601);
-  t.equal(store.pruneAcked(clock.now() + 1, 200), 200, 'in batches');
-  t.same(await store.housekeeping(-1, async () => {}), { pruned: 300 });
-  t.equal(store.eventsAfter(0, 1)[0]?.eventId, 501);
-  store.recordEvent(
+  t.same(store.ledger.ackEvents(500), { acked: 500 });
+  t.same(store.ledger.ackEvents(400), { acked: 500 }, 'never backwards');
+  t.equal(store.ledger.outboxDepth(), events.length - 500);
+  t.equal(store.ledger.pendingEvents(0, 10)[0]?.eventId, 501);
+  t.equal(store.ledger.pendingEvents(600, 10)[0]?.eventId, 601);
+  t.equal(store.ledger.pruneAcked(clock.now() + 1, 200), 200, 'in batches');
+  t.same(await store.ledger.housekeeping(-1, async () => {}), { pruned: 300 });
+  t.equal(store.ledger.eventsAfter(0, 1)[0]?.eventId, 501);
+  store.ledger.recordEvent(
     {
       kind: 'denied',
       at: new Date(clock.now()).toISOString(),
@@ -283,7 +297,7 @@ t.test('outbox: event ids are gapless and ordered under many mixed writes', asyn
     },
     clock.now(),
   );
-  t.equal(store.lastEventId(), events.length + 1, 'ids continue after pruning');
+  t.equal(store.ledger.lastEventId(), events.length + 1, 'ids continue after pruning');
   inside = [];
 });
 
@@ -291,7 +305,7 @@ t.test('a failed transaction leaves no event and no gap', async (t) => {
   const { store, clock, cleanup } = openTestStore();
   t.teardown(cleanup);
   const entry = (sessionId: string) =>
-    store.recordEntry({
+    store.ledger.recordEntry({
       sessionId,
       atMs: clock.now(),
       laneId: 'in-1',
@@ -302,7 +316,7 @@ t.test('a failed transaction leaves no event and no gap', async (t) => {
   t.throws(() => entry('same'), /UNIQUE/);
   entry('next');
   t.same(
-    store.eventsAfter(0, 10).map((e) => e.eventId),
+    store.ledger.eventsAfter(0, 10).map((e) => e.eventId),
     [1, 2],
   );
 });
@@ -310,11 +324,11 @@ t.test('a failed transaction leaves no event and no gap', async (t) => {
 t.test('occupancy per pool, level and type', async (t) => {
   const { store, cleanup } = openTestStore();
   t.teardown(cleanup);
-  store.applyChanges([
+  store.mirror.applyChanges([
     change(1, reservation({ id: 'r1', plate: 'O1', startMs: T0 - 15 * MIN, endMs: T0 + HOUR })),
     change(2, reservation({ id: 'r2', plate: 'O2', startMs: T0 + HOUR, endMs: T0 + 2 * HOUR, spotId: 'A2' })),
   ]);
-  const o = store.occupancy();
+  const o = store.attendants.occupancy();
   t.match(o.pools, {
     bookable: { total: 6, held: 1, free: 5 },
     driveup: { total: 2, inside: 0, free: 2, full: false },

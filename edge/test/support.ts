@@ -237,7 +237,7 @@ export async function simEdge(
       run: async (ms) => {
         await fake.tickAsync(ms);
       },
-      events: () => edge.store.eventsAfter(0, 100_000),
+      events: () => edge.store.ledger.eventsAfter(0, 100_000),
       inject: (opts) => settle(edge.http.inject(opts)),
       settle,
       close: async () => {

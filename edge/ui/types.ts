@@ -36,7 +36,7 @@ export type ErrorBody = z.infer<typeof S.ErrorBody>;
 export type { Money };
 
 /** First event of every (re)connect of `/api/events`: the lot, its lanes and its link right now. */
-export type HelloEvent = Pick<MeReply, 'lotId' | 'lotName' | 'simulatedLanes'> & {
+export type HelloEvent = Pick<MeReply, 'lotId' | 'lotName' | 'currency' | 'simulatedLanes'> & {
   lanes: LaneStatus[];
   connectivity: Pick<ConnectivityReply, 'state' | 'since'>;
   outboxDepth: number;

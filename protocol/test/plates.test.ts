@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import sinon from 'sinon';
 import t from 'tap';
-import { CONFUSABLE_PAIRS, confusionVariants, matchPlate, normalizePlate } from '../plates.js';
+import {
+  CONFUSABLE_PAIRS,
+  confusionVariants,
+  matchPlate,
+  normalizePlate,
+  PLATE_INPUT_MAX_LENGTH,
+  PLATE_INPUT_PATTERN,
+  plateProblem,
+} from '../plates.js';
 
 t.test('normalizePlate: table', async (t) => {
   const cases: Array<[string, string | null]> = [
@@ -45,6 +53,35 @@ t.test('normalizePlate: idempotent, well-formed, never throws (property)', async
       matchPlate({ plate: x as never, confidence: 1 }, () => undefined, 0);
     }),
   );
+});
+
+t.test('the API plate rule: pattern, plateProblem and normalizePlate agree (property)', async () => {
+  const plateish = fc.stringMatching(/^[A-Za-z0-9 .\u00b7\u2013-]{0,14}$/);
+  // Ajv (which reads the OpenAPI document) compiles patterns with the `u` flag.
+  const documented = new RegExp(PLATE_INPUT_PATTERN.source, 'u');
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'binary', maxLength: 12 }), plateish),
+      (raw) => {
+        const byPattern = raw.length <= PLATE_INPUT_MAX_LENGTH && documented.test(raw);
+        const ok = plateProblem(raw) === null;
+        return (
+          byPattern === ok && ok === (raw.length <= PLATE_INPUT_MAX_LENGTH && normalizePlate(raw) !== null)
+        );
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+t.test('plateProblem says what is wrong', async (t) => {
+  t.equal(plateProblem('B-AB 1234'), null);
+  t.equal(plateProblem('ABCDEFGHIJK'), 'must have 2 to 10 letters or digits, has 11');
+  t.equal(plateProblem('A'), 'must have 2 to 10 letters or digits, has 1');
+  t.equal(plateProblem(' - '), 'must have 2 to 10 letters or digits, has 0');
+  t.match(plateProblem('AB_12'), /only letters A-Z and digits 0-9/);
+  t.equal(plateProblem('A'.repeat(25)), 'must be at most 24 characters');
+  t.equal(plateProblem(42), 'must be text');
 });
 
 t.test('confusionVariants', async (t) => {

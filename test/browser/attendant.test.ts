@@ -15,11 +15,16 @@ import { type DemoSystem, startSystem } from '../../demo/system.js';
  * simulated lanes, all on free ports. Log in with the keyboard, watch a car arrive live (server push),
  * open a lane with a reason and find it in the audit, cut the lot's link and see the offline banner;
  * then the other attendant actions: look-ups, cash payment, passback reset, alarm acknowledgement and
- * the unable-to-collect report with its CSV. Waits are on conditions in the page, each bounded.
+ * the unable-to-collect report with its CSV. Also what the console looks like at 1366 × 1062 (the
+ * attendant's screen): lanes named Entry/Exit, quiet open buttons, short booking codes in the feed,
+ * staff log-ins kept out of it, no empty column, and the session token in no URL the page requests
+ * (it is an HttpOnly cookie). Waits are on conditions in the page, each bounded.
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SCREENSHOT = join(ROOT, 'test-output', 'attendant.png');
+/** The attendant's screen (the size the console is designed for). */
+const VIEWPORT = { width: 1366, height: 1062 };
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 // What the machine notes prescribe: no background traffic to the closed network, no first-run UI.
 const CHROMIUM_ARGS = [
@@ -84,7 +89,7 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
-    viewport: { width: 1180, height: 820 },
+    viewport: VIEWPORT,
     deviceScaleFactor: 1,
     acceptDownloads: true,
   });
@@ -96,11 +101,15 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
   const offsite: string[] = [];
+  const requested: string[] = [];
   page.on('request', (r) => {
+    requested.push(r.url());
     const u = new URL(r.url());
     if (!['127.0.0.1', 'localhost'].includes(u.hostname) && u.protocol !== 'data:') offsite.push(r.url());
   });
   const laneCard = page.locator(`article[data-lane-id="${entryLaneId}"]`);
+  const exitLaneId = lotDef.lanes.find((l) => l.direction === 'exit')!.id;
+  const exitCard = page.locator(`article[data-lane-id="${exitLaneId}"]`);
   const driveUpPlate = 'KX482TB';
 
   await t.test('log in, live arrival, manual open with audit, offline banner', async (t) => {
@@ -119,13 +128,35 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
     await page.keyboard.press('Enter');
     await laneCard.waitFor();
     t.pass('logged in; the lanes are shown');
-    await page.locator('#lot-name', { hasText: lot.edge.store.config().lot.name }).waitFor();
+    await page.locator('#lot-name', { hasText: lot.edge.store.mirror.config().lot.name }).waitFor();
     t.pass('the header names the lot (lotName)');
     await page.locator('#link-banner[data-state="online"]').waitFor();
     t.match(
       await page.locator('#link-text').textContent(),
       /Online since \d{2}:\d{2}:\d{2}/,
       'banner: online, with the time',
+    );
+
+    // ---- lanes say what they are; opening one by hand is not the loudest thing on screen --------
+    t.equal(await laneCard.getByTestId('lane-direction').textContent(), 'Entry', 'entry lane says Entry');
+    t.equal(await laneCard.getByTestId('lane-name').textContent(), entryLaneId, 'and its name');
+    t.equal(await exitCard.getByTestId('lane-direction').textContent(), 'Exit', 'exit lane says Exit');
+    t.equal(await exitCard.getByTestId('lane-name').textContent(), exitLaneId, 'and its name');
+    for (const card of [laneCard, exitCard]) {
+      const open = card.getByRole('button', { name: /^Open / });
+      const look = await open.evaluate((el) => {
+        const css = getComputedStyle(el);
+        return { cls: el.className, bg: css.backgroundColor, height: el.getBoundingClientRect().height };
+      });
+      t.notMatch(look.cls, /btn-(primary|danger)/, 'the open button is not styled primary/danger');
+      t.match(look.bg, /^rgba\(0, 0, 0, 0\)$|^transparent$/, 'it is outlined (no fill)');
+      const login = page.getByRole('button', { name: 'Log out' });
+      t.ok(look.height <= (await login.evaluate((el) => el.getBoundingClientRect().height)), 'and small');
+    }
+    t.equal(
+      await page.locator('#feed li[data-kind="audit"]').count(),
+      0,
+      'our own log-in is not in the traffic feed',
     );
 
     // ---- a car arrives: the plate shows up live ------------------------------------------------
@@ -174,18 +205,32 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
     t.pass('and its return');
     // Acknowledged elsewhere (another console): this page's alarm badge follows by server push.
     await page.locator('#alarm-count', { hasText: '1' }).waitFor();
-    for (const a of lot.edge.store.alarms({ openOnly: true, limit: 10 }))
-      lot.edge.store.acknowledgeAlarm({ atMs: Date.now(), alarmId: a.id, attendant: 'other', note: null });
+    for (const a of lot.edge.store.attendants.alarms({ openOnly: true, limit: 10 }))
+      lot.edge.store.ledger.acknowledgeAlarm({
+        atMs: Date.now(),
+        alarmId: a.id,
+        attendant: 'other',
+        note: null,
+      });
     await page.locator('#alarm-count').waitFor({ state: 'hidden' });
     t.pass('an acknowledgement from another console clears the badge');
+    // Staff log-ins are audit, not traffic: another console's failed log-in shows in the audit view
+    // (by server push), and the feed stays about vehicles.
+    await page.getByRole('tab', { name: 'Audit' }).click();
     const failed = await fetch(`${lot.uiUrl.replace(/\/$/, '')}/api/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: 'intruder', password: 'guessing-1' }),
     });
     t.equal(failed.status, 401);
-    await page.locator('#feed li[data-kind="audit"]', { hasText: /intruder.*login failed/ }).waitFor();
-    t.pass("another console's failed login reaches the feed by server push");
+    await page.locator('#audit tr[data-action="login_failed"]', { hasText: 'intruder' }).waitFor();
+    t.pass("another console's failed login reaches the audit view by server push");
+    t.equal(
+      await page.locator('#feed li', { hasText: /intruder|login/ }).count(),
+      0,
+      'staff log-ins are not in the traffic feed',
+    );
+    await page.getByRole('tab', { name: 'Live' }).click();
 
     // ---- cut the link: offline banner ----------------------------------------------------------
     lot.link.set(false);
@@ -201,6 +246,55 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
     await mkdir(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     t.pass(`screenshot saved to ${SCREENSHOT}`);
+  });
+
+  await t.test('layout at 1366 × 1062: the grids fill the width, no empty column', async (t) => {
+    t.same(page.viewportSize(), VIEWPORT);
+    const boxes = await page.evaluate(() => {
+      const box = (el: Element) => {
+        const r = el.getBoundingClientRect();
+        return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width };
+      };
+      const all = (sel: string) => [...document.querySelectorAll(sel)].map(box);
+      return {
+        main: box(document.querySelector('.live-grid')!),
+        lanes: box(document.getElementById('lanes')!),
+        laneCards: all('#lanes > .lane'),
+        summary: box(document.querySelector('.occ-summary')!),
+        summaryCards: all('.occ-summary > .card'),
+        tables: box(document.querySelector('.occ-tables')!),
+        tableCards: all('.occ-tables > .card'),
+        feed: box(document.getElementById('feed')!),
+        feedColumn: box(document.querySelector('.live-feed')!),
+      };
+    });
+    // Every row of cards reaches the right edge of its container: no empty track at the end.
+    const rowFills = (container: { right: number }, cards: Array<{ right: number }>, what: string) => {
+      t.ok(cards.length > 0, `${what}: shown`);
+      const right = Math.max(...cards.map((c) => c.right));
+      t.ok(
+        Math.abs(container.right - right) <= 2,
+        `${what}: fills the width (${right} of ${container.right})`,
+      );
+    };
+    rowFills(boxes.lanes, boxes.laneCards, 'lane cards');
+    rowFills(boxes.summary, boxes.summaryCards, 'occupancy summary');
+    rowFills(boxes.tables, boxes.tableCards, 'occupancy tables');
+    t.ok(
+      boxes.laneCards.length === 2 && boxes.laneCards[0]!.top === boxes.laneCards[1]!.top,
+      'both lanes on one row',
+    );
+    t.ok(Math.abs(boxes.feedColumn.right - boxes.main.right) <= 2, 'the feed is the right-hand column');
+    t.ok(
+      boxes.feed.bottom >= Math.min(VIEWPORT.height, boxes.tables.bottom) - 140,
+      'the feed runs down its column (no blank column under it)',
+    );
+    t.equal(
+      await page.locator('[data-testid="occ-by-level"]').count(),
+      0,
+      'a one-level lot has no level table',
+    );
+    await page.screenshot({ path: join(dirname(SCREENSHOT), 'attendant-1366.png') });
   });
 
   await t.test('look-ups, cash, passback reset, alarm acknowledgement, unable-to-collect CSV', async (t) => {
@@ -219,11 +313,28 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
       start: new Date(start).toISOString(),
       end: new Date(start + 4 * slot).toISOString(),
     });
-    await until('the booking to reach the lot', 15_000, () => lot.edge.store.reservationById(booking.id));
+    await until('the booking to reach the lot', 15_000, () =>
+      lot.edge.store.mirror.reservationById(booking.id),
+    );
     await entry.vehicleArrives(bookedPlate, { misread: false });
     t.ok(await entry.waitForArm('up', 15_000), 'the booked car is let in by its plate');
     await entry.driveThrough();
     t.ok(await entry.waitForArm('down', 15_000), 'barrier down');
+
+    // ---- the feed names the booking by a short code, the full id in its tooltip ----------------
+    const entered = page.locator('#feed li[data-kind="passage"]', { hasText: bookedPlate });
+    await entered.waitFor();
+    const code = entered.locator(`code[title="${booking.id}"]`);
+    t.equal(await code.textContent(), `${booking.id.slice(0, 8)}…`, 'a short code, not the full id');
+    t.notMatch(await entered.textContent(), new RegExp(booking.id), 'the full id is not in the text');
+    const lines = await entered
+      .locator('span')
+      .first()
+      .evaluate((el) => {
+        const lineHeight = Number.parseFloat(getComputedStyle(el).lineHeight) || 24;
+        return Math.round(el.getBoundingClientRect().height / lineHeight);
+      });
+    t.ok(lines <= 2, `the entry fits on at most two lines (${lines})`);
 
     // ---- look-up by reservation code; reset its passback -----------------------------------------
     await page.getByRole('tab', { name: 'Look-up' }).click();
@@ -240,7 +351,7 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
     await page.keyboard.press('Enter');
     await confirm.waitFor({ state: 'hidden' });
     await page.locator('#lookup-result tr', { hasText: booking.id }).filter({ hasText: 'neutral' }).waitFor();
-    t.equal(lot.edge.store.passbackState(booking.id), 'neutral', 'passback reset to neutral');
+    t.equal(lot.edge.store.ledger.passbackState(booking.id), 'neutral', 'passback reset to neutral');
 
     // ---- look-up by plate; take the drive-up fee in cash ---------------------------------------
     await page.getByRole('radio', { name: 'Plate', exact: true }).check();
@@ -261,7 +372,9 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
       .locator('#lookup-result tr', { hasText: driveUpPlate })
       .filter({ hasText: 'inside' });
     await paidRow.filter({ hasNotText: 'Cash payment…' }).waitFor();
-    const session = lot.edge.store.lookupPlate(driveUpPlate).sessions.find((s) => s.exitedAt === null);
+    const session = lot.edge.store.attendants
+      .lookupPlate(driveUpPlate)
+      .sessions.find((s) => s.exitedAt === null);
     t.equal(session?.cashPaid, Math.round(Number(amount) * 100), 'the cash payment is recorded on the visit');
 
     // ---- a tailgate raises an alarm; acknowledge it --------------------------------------------
@@ -280,7 +393,7 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
     await page.keyboard.press('Enter');
     await ack.waitFor({ state: 'hidden' });
     await page.locator('#alarm-count').waitFor({ state: 'hidden' });
-    t.equal(lot.edge.store.openAlarmCount(), 0, 'the alarm is acknowledged');
+    t.equal(lot.edge.store.attendants.openAlarmCount(), 0, 'the alarm is acknowledged');
     t.ok(await entry.waitForArm('down', 15_000), 'barrier down');
 
     // ---- offline exit of a drive-up: unable to collect; the report and its CSV -----------------
@@ -306,5 +419,14 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
   });
 
   t.same(offsite, [], 'nothing loaded from outside the lot controller');
+  t.same(
+    requested.filter((u) => /token/i.test(u)),
+    [],
+    'the session token is in no URL the page requested (the CSV download and the stream included)',
+  );
+  t.ok(
+    requested.some((u) => new URL(u).pathname === '/api/events' && new URL(u).search === ''),
+    'the event stream was opened as /api/events, with no query',
+  );
   t.same(problems, [], 'no errors in the page');
 });

@@ -132,10 +132,10 @@ t.test('SIGKILL the edge mid-stream: nothing lost, nothing doubled, the will say
     fileConfig: { lot: rc.lotConfigs.get(LOT)!, publicKeys: [] },
   });
   t.teardown(() => store.close());
-  t.equal(store.lastEventId(), TOTAL);
-  t.equal(store.outboxDepth(), 0, 'outbox drained');
-  t.equal(store.getCursor(), await rc.headSeq(LOT), 'cursor at the cloud head');
+  t.equal(store.ledger.lastEventId(), TOTAL);
+  t.equal(store.ledger.outboxDepth(), 0, 'outbox drained');
+  t.equal(store.mirror.getCursor(), await rc.headSeq(LOT), 'cursor at the cloud head');
   for (const [id, status] of await rc.statuses(LOT))
-    t.equal(store.reservationById(id)?.status, status, `reservation ${id}`);
+    t.equal(store.mirror.reservationById(id)?.status, status, `reservation ${id}`);
   t.equal(booked.length, 20);
 });

@@ -44,17 +44,20 @@ t.test(
     const e = await edge(broker.url, acc, A, re.port, { tuning: { eventBatchSize: 100 } });
     t.teardown(() => e.stop());
     await waitFor(() => e.connectivity() === 'online', 'online');
-    await waitFor(() => re.store.config().version >= 1, 'retained config delivered');
+    await waitFor(() => re.store.mirror.config().version >= 1, 'retained config delivered');
     const b = await rc.book(A, 'MOSQ1');
-    await waitFor(() => re.store.reservationById(b.id)?.status === 'CONFIRMED', 'booking at the edge');
+    await waitFor(() => re.store.mirror.reservationById(b.id)?.status === 'CONFIRMED', 'booking at the edge');
     await rc.cancel(b.id);
-    await waitFor(() => re.store.reservationById(b.id)?.status === 'CANCELLED', 'cancellation at the edge');
+    await waitFor(
+      () => re.store.mirror.reservationById(b.id)?.status === 'CANCELLED',
+      'cancellation at the edge',
+    );
 
     const write = (n: number) =>
       re.store.db.transaction(() => {
         const now = Date.now();
         for (let i = 0; i < n; i++)
-          re.store.recordEvent(
+          re.store.ledger.recordEvent(
             {
               kind: 'denied',
               at: new Date(now).toISOString(),
@@ -81,7 +84,7 @@ t.test(
     const b2 = await pending;
     await waitFor(() => re.port.outboxDepth() === 0, 'drained after the broker restart', 30_000, 50);
     await waitFor(
-      () => re.store.reservationById(b2.id)?.status === 'CONFIRMED',
+      () => re.store.mirror.reservationById(b2.id)?.status === 'CONFIRMED',
       'booking after the broker restart',
       30_000,
     );

@@ -35,7 +35,7 @@ async function world(t: Test, lotIds = [A]) {
   return { acc, broker, rc, cs, edges };
 }
 
-const statusAtEdge = (re: RealEdge, id: string) => re.store.reservationById(id)?.status;
+const statusAtEdge = (re: RealEdge, id: string) => re.store.mirror.reservationById(id)?.status;
 
 async function sameAsCloud(rc: RealCloud, re: RealEdge, lotId: string): Promise<boolean> {
   const cloud = await rc.statuses(lotId);
@@ -46,7 +46,7 @@ async function sameAsCloud(rc: RealCloud, re: RealEdge, lotId: string): Promise<
 function denied(re: RealEdge, n: number, at = Date.now()): void {
   re.store.db.transaction(() => {
     for (let i = 0; i < n; i++)
-      re.store.recordEvent(
+      re.store.ledger.recordEvent(
         {
           kind: 'denied',
           at: new Date(at).toISOString(),
@@ -80,10 +80,10 @@ t.test(
     const e = await edge(broker.url, acc, A, re.port);
     t.teardown(() => e.stop());
     await waitFor(
-      () => re.store.config().version >= 1,
+      () => re.store.mirror.config().version >= 1,
       'cloud config (version ≥ 1) replaced the file config',
     );
-    t.equal(re.store.config().publicKeys.length, 1, 'the cloud signing key arrived with the config');
+    t.equal(re.store.mirror.config().publicKeys.length, 1, 'the cloud signing key arrived with the config');
     const b = await rc.book(A, 'SYNC1');
     await waitFor(() => statusAtEdge(re, b.id) === 'CONFIRMED', 'booking confirmed at the edge');
     await rc.cancel(b.id);
@@ -135,7 +135,7 @@ t.test(
     await e.stop();
     const now = Date.now();
     const at = new Date(now).toISOString();
-    re.store.recordEvent(
+    re.store.ledger.recordEvent(
       {
         kind: 'entry',
         at,
@@ -152,7 +152,7 @@ t.test(
       now,
     );
     denied(re, 9_998);
-    re.store.recordEvent(
+    re.store.ledger.recordEvent(
       {
         kind: 'exit',
         at,
@@ -195,7 +195,7 @@ t.test('duplicated and reordered deliveries change nothing, on either side', asy
   for (let i = 0; i < 5; i++) ids.push((await rc.book(A, `DUP${i}`)).id);
   await rc.cancel(ids[0]!);
   const now = Date.now();
-  re.store.recordEvent(
+  re.store.ledger.recordEvent(
     {
       kind: 'entry',
       at: new Date(now).toISOString(),
@@ -240,7 +240,7 @@ t.test('duplicated and reordered deliveries change nothing, on either side', asy
     );
   }
   // Replay every event, shuffled and doubled, as the edge would after losing acks.
-  const events = re.store.eventsAfter(0, 1000);
+  const events = re.store.ledger.eventsAfter(0, 1000);
   const up = await mqtt.connectAsync(broker.url, {
     username: acc.lots.get(A)!.username,
     password: acc.lots.get(A)!.password,
@@ -336,14 +336,14 @@ t.test(
     const re = edges.get(A)!;
     const e = await edge(broker.url, acc, A, re.port);
     await waitFor(
-      () => re.store.config().version >= 1 && re.store.config().publicKeys.length > 0,
+      () => re.store.mirror.config().version >= 1 && re.store.mirror.config().publicKeys.length > 0,
       'keys delivered',
     );
     await e.stop(); // the lot goes offline
     const b = await rc.book(A, 'QR1');
     t.ok(b.credential, 'the confirmed booking carries a signed QR');
-    t.equal(re.store.reservationById(b.id), undefined, 'the edge has never seen it');
-    const cfg = re.store.config();
+    t.equal(re.store.mirror.reservationById(b.id), undefined, 'the edge has never seen it');
+    const cfg = re.store.mirror.config();
     const now = Date.now();
     const claims = verifyCredential(b.credential!, cfg.publicKeys, {
       lotId: A,
@@ -357,11 +357,11 @@ t.test(
       laneId: 'in-1',
       direction: 'entry' as const,
       overflowAvailable: false,
-      driveupCapacity: re.store.lotIndex().driveupCount,
+      driveupCapacity: re.store.mirror.lotIndex().driveupCount,
       spotsById: new Map(cfg.lot.spots.map((s) => [s.id, s])),
       times: timeFormatter(cfg.lot.timeZone),
     };
-    const decision = decide(ctx, re.store, { kind: 'qr', text: b.credential! }, now);
+    const decision = decide(ctx, re.store.gateView, { kind: 'qr', text: b.credential! }, now);
     t.equal(decision.kind, 'admit', 'the gate admits the unseen booking');
     // Offline drive-ups: only driveup spots, never the spot the cloud sold.
     const cloudSpot = (
@@ -369,11 +369,11 @@ t.test(
     )[0]!.spot_id;
     const driveups: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const d = decide(ctx, re.store, { kind: 'driveup', plate: `OFF${i}` }, now);
+      const d = decide(ctx, re.store.gateView, { kind: 'driveup', plate: `OFF${i}` }, now);
       if (d.kind !== 'admit') break;
       t.equal(d.plan.pool, 'driveup', `offline drive-up ${i} goes to the driveup pool`);
       t.not(d.plan.spotId, cloudSpot, 'never the booked spot');
-      re.store.recordEntry({
+      re.store.ledger.recordEntry({
         sessionId: `off${i}`,
         atMs: now,
         laneId: 'in-1',
@@ -395,12 +395,12 @@ t.test(
     }
     t.equal(driveups.length, 2, 'as many offline drive-ups as driveup spots, then FULL');
     t.equal(
-      decide(ctx, re.store, { kind: 'driveup', plate: 'OFF9' }, now).kind,
+      decide(ctx, re.store.gateView, { kind: 'driveup', plate: 'OFF9' }, now).kind,
       'refuse',
       'FULL for drive-ups',
     );
     t.equal(
-      decide(ctx, re.store, { kind: 'qr', text: b.credential! }, now).kind,
+      decide(ctx, re.store.gateView, { kind: 'qr', text: b.credential! }, now).kind,
       'admit',
       'the booking is still admitted',
     );
@@ -466,7 +466,7 @@ t.test(
     const e = await edge(broker.url, acc, A, re.port);
     t.teardown(() => e.stop());
     await waitFor(
-      () => e.connectivity() === 'online' && re.store.config().version >= 1,
+      () => e.connectivity() === 'online' && re.store.mirror.config().version >= 1,
       'online with the cloud config',
     );
     const granted = await e.requestOverflow({ plate: 'OVF1', vehicleType: 'car', laneId: 'in-1' });
@@ -479,7 +479,7 @@ t.test(
       'the driveup_granted change reached the mirror',
     );
     const now = Date.now();
-    re.store.recordEvent(
+    re.store.ledger.recordEvent(
       {
         kind: 'entry',
         at: new Date(now).toISOString(),

@@ -3,7 +3,7 @@ import type { Logger } from '../../../protocol/logger.js';
 import { type Money, priceWindow } from '../../../protocol/money.js';
 import type { ChangeReason } from '../../../protocol/mqtt.js';
 import { type SlotWindow, toIso, windowOf } from '../../../protocol/slots.js';
-import type { Queryable, TxQueryable } from '../../db/database.js';
+import type { AdvisoryKey, Queryable, TxQueryable } from '../../db/database.js';
 import type { CloudMetrics } from '../../metrics.js';
 import type { LotRecord } from '../lots.js';
 import {
@@ -17,6 +17,7 @@ import {
   writeSlice,
   writeSliceParams,
 } from '../spot-bitmaps.js';
+import type { CapacityCache } from './capacity.js';
 import { type ReservationRow, toReservation } from './rows.js';
 import type { Quote } from './types.js';
 
@@ -135,7 +136,31 @@ export interface InsertHeldInput {
   commit?: boolean;
 }
 
+/**
+ * Reserve in one call (migration 006, `reserve_hold`): plate lock and check, a free spot locked,
+ * the window held, the row and its change inserted — its own transaction, locks held only inside
+ * PostgreSQL. $1–$2 the plate's advisory key, then the window, the row's columns and the change.
+ */
+const RESERVE_HOLD_SQL = `select outcome, spot_id, spot_label, slice from reserve_hold(
+  $1::int, $2::int, $3, $4::text[], $5::int, $6::int, $7, $8::timestamptz, $9::timestamptz, $10, $11, $12,
+  $13, $14, $15::bigint, $16, $17::timestamptz, $18::timestamptz, $19, $20::jsonb)`;
+
+export interface ReserveHoldInput {
+  lockKey: AdvisoryKey;
+  bits: BitRange;
+  /** The row to insert; its spot is chosen by the function (spot fields are ignored). */
+  row: ReservationRow;
+  reason: ChangeReason;
+}
+
+export type ReserveHoldOutcome =
+  | { outcome: 'clash' }
+  | { outcome: 'full' }
+  | { outcome: 'held'; row: ReservationRow; slice: string };
+
 export interface SpotAllocation {
+  /** The whole hold in one statement, for a price known beforehand (no demand pricing). */
+  reserveHold(q: Queryable, input: ReserveHoldInput): Promise<ReserveHoldOutcome>;
   quote(q: Queryable, lot: LotRecord, vehicleType: VehicleType, w: SlotWindow): Promise<Quote>;
   lockFreeSpot(q: Queryable, input: LockFreeSpotInput): Promise<FreeSpotOutcome>;
   insertHeld(q: TxQueryable, input: InsertHeldInput): Promise<ReservationRow>;
@@ -145,14 +170,26 @@ export interface SpotAllocation {
 interface AllocationEnv {
   log: Logger;
   metrics: CloudMetrics;
+  /** Told of every hold and release this instance writes. */
+  capacity?: Pick<CapacityCache, 'patch'>;
   /** Base slots never change after lot creation, so they can be cached forever. */
   baseSlots: Map<string, number>;
 }
 
-export function createSpotAllocation(deps: { log: Logger; metrics: CloudMetrics }): SpotAllocation {
-  const env: AllocationEnv = { log: deps.log, metrics: deps.metrics, baseSlots: new Map() };
+export function createSpotAllocation(deps: {
+  log: Logger;
+  metrics: CloudMetrics;
+  capacity?: Pick<CapacityCache, 'patch'>;
+}): SpotAllocation {
+  const env: AllocationEnv = {
+    log: deps.log,
+    metrics: deps.metrics,
+    capacity: deps.capacity,
+    baseSlots: new Map(),
+  };
   return {
     quote,
+    reserveHold: (q, input) => reserveHold(env, q, input),
     lockFreeSpot: (q, input) => lockFreeSpot(env, q, input),
     insertHeld: (q, input) => insertHeld(env, q, input),
     releaseSlots: (q, row) => releaseSlots(env, q, row),
@@ -233,6 +270,59 @@ async function lockFreeSpot(
   return { clash: false, price, spot: null };
 }
 
+async function reserveHold(
+  env: AllocationEnv,
+  q: Queryable,
+  input: ReserveHoldInput,
+): Promise<ReserveHoldOutcome> {
+  const { lockKey, bits, row, reason } = input;
+  const { spotId: _spot, spotLabel: _label, ...change } = toReservation(row);
+  const res = await q.query<{ outcome: string; spot_id: string; spot_label: string; slice: string }>(
+    RESERVE_HOLD_SQL,
+    [
+      lockKey.classId | 0,
+      lockKey.objectId | 0,
+      row.lot_id,
+      ELIGIBLE_SPOT_TYPES[row.vehicle_type],
+      bits.from + 1,
+      bits.len,
+      row.plate,
+      row.start_at.toISOString(),
+      row.end_at.toISOString(),
+      row.id,
+      row.user_id,
+      row.kind,
+      row.vehicle_type,
+      row.status,
+      row.price_amount,
+      row.currency,
+      row.hold_expires_at?.toISOString() ?? null,
+      row.created_at.toISOString(),
+      reason,
+      JSON.stringify(change),
+    ],
+  );
+  const out = res.rows[0];
+  if (out === undefined) throw new Error('reserve_hold answered nothing');
+  if (out.outcome === 'clash') return { outcome: 'clash' };
+  if (out.outcome === 'full') return { outcome: 'full' };
+  // The same rule, judged by the protocol's bitmap operations on the slice the function saw.
+  if (!sliceIsFree(out.slice, bits.len)) {
+    env.metrics.bitmapDrift.inc();
+    env.log.error(
+      { lotId: row.lot_id, spotId: out.spot_id },
+      'reserve_hold took a spot the bitmap calls held',
+    );
+  }
+  env.metrics.transitions.inc({ reason });
+  env.capacity?.patch(row.lot_id, out.spot_id, bits, true);
+  return {
+    outcome: 'held',
+    row: { ...row, spot_id: out.spot_id, spot_label: out.spot_label },
+    slice: out.slice,
+  };
+}
+
 /**
  * One statement: hold the window in the spot's bitmap, insert the reservation, append its
  * change. The spot row is locked by the caller; the slice was checked free.
@@ -264,6 +354,7 @@ async function insertHeld(
   ]);
   if (res.rows[0] === undefined) throw new Error(`spot ${spot.id} vanished`);
   env.metrics.transitions.inc({ reason });
+  env.capacity?.patch(row.lot_id, spot.id, bits, true);
   // Stored exactly as given: every column is a parameter or a default newRow spells out.
   return row;
 }
@@ -286,4 +377,5 @@ async function releaseSlots(env: AllocationEnv, q: Queryable, row: ReservationRo
     );
   }
   await writeSlice(q, row.lot_id, row.spot_id, r, slice);
+  env.capacity?.patch(row.lot_id, row.spot_id, r, false);
 }

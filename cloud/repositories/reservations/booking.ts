@@ -1,6 +1,6 @@
 import type { Reservation } from '../../../protocol/domain.js';
 import type { CreateReservationBody } from '../../../protocol/http.js';
-import type { Money } from '../../../protocol/money.js';
+import { type Money, priceWindow } from '../../../protocol/money.js';
 import { normalizePlate } from '../../../protocol/plates.js';
 import { ok, type Result } from '../../../protocol/result.js';
 import {
@@ -155,6 +155,49 @@ function holdTx(
   );
 }
 
+/**
+ * The hold in one statement (reserve_hold): for lots without demand pricing the price does not
+ * depend on occupancy, so it is known before the spot is picked.
+ */
+async function holdAtOnce(
+  env: BookingEnv,
+  input: { actor: { id: string }; body: CreateReservationBody; booking: ValidBooking } & NewHold,
+): Promise<Result<Held, Refusal>> {
+  const { actor, body, id, now, holdExpiresMs } = input;
+  const { lot, plate, window: w } = input.booking;
+  const price = priceWindow(lot.rates, w, lot.timeZone, 0);
+  const r = await env.autocommit((q) =>
+    env.allocation.reserveHold(q, {
+      lockKey: advisoryKey(PLATE_LOCK_CLASS, plate),
+      bits: bitRange(lot.baseSlot, w),
+      reason: 'created',
+      row: newRow({
+        id,
+        lot_id: lot.id,
+        spot_id: '',
+        spot_label: '',
+        user_id: actor.id,
+        kind: 'booking',
+        vehicle_type: body.vehicleType,
+        plate,
+        start_at: new Date(w.startMs),
+        end_at: new Date(w.endMs),
+        status: 'TENTATIVE',
+        price_amount: price.amount,
+        currency: price.currency,
+        hold_expires_at: new Date(holdExpiresMs),
+        created_at: new Date(now),
+      }),
+    }),
+  );
+  if (r.outcome === 'clash') return plateOverlap(plate);
+  if (r.outcome === 'full') return noSpotFree();
+  return ok({ row: r.row, price });
+}
+
+/** Demand-priced lots count the window's occupancy first: the two-round-trip transaction. */
+const demandPriced = (lot: LotRecord) => (lot.rates.dynamicPricing?.length ?? 0) > 0;
+
 /** The exclusion constraints refused what the bitmap allowed: counted (it must stay zero). */
 function constraintRefusal(env: BookingEnv, e: unknown, lot: LotRecord, plate: string) {
   const { log, metrics } = env;
@@ -202,7 +245,8 @@ async function reserve(
   const holdExpiresMs = now + booking.lot.policy.holdMinutes * 60_000;
   let held: Held;
   try {
-    const r = await holdTx(env, { actor, body, booking, id, now, holdExpiresMs });
+    const hold = { actor, body, booking, id, now, holdExpiresMs };
+    const r = demandPriced(booking.lot) ? await holdTx(env, hold) : await holdAtOnce(env, hold);
     if (!r.ok) {
       metrics.reservations.inc({ outcome: r.error.error });
       return r;

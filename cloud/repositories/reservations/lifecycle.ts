@@ -153,7 +153,10 @@ async function confirmPaid(env: LifecycleEnv, row: ReservationRow, paid: Paid, a
       nowMs: at,
       ...confirmation(env, row, paid),
     });
-    if (confirmed !== null) return ok(toView(confirmed));
+    if (confirmed !== null) {
+      await env.sequencer.kick();
+      return ok(toView(confirmed));
+    }
   }
   // Otherwise look at the row under its lock: expired meanwhile, or someone else moved it.
   const outcome = await confirmUnderLock(env, row.id, paid, at);

@@ -45,14 +45,21 @@ export interface Sweeps {
 }
 
 export function createSweeps(
-  ctx: Pick<ReservationContext, 'db' | 'log' | 'metrics'>,
+  ctx: Pick<ReservationContext, 'db' | 'log' | 'metrics' | 'sequencer'>,
   parts: { allocation: SpotAllocation; status: StatusWriter },
 ): Sweeps {
-  const { db, log, metrics } = ctx;
+  const { db, log, metrics, sequencer } = ctx;
   const { allocation, status } = parts;
 
   /** Batches of due rows, each in its own transaction, under the sweep's advisory lock. */
   async function sweep(s: Sweep): Promise<number | null> {
+    const total = await sweepBatches(s);
+    // Outside the session: on PGlite the pool has one connection, which the session holds.
+    if (total !== null && total > 0) await sequencer.kick();
+    return total;
+  }
+
+  async function sweepBatches(s: Sweep): Promise<number | null> {
     const lockKey = `parkedge.sweep.${s.name}:`;
     return db.session(async (client) => {
       const got = await client.query<{ ok: boolean }>(
@@ -68,7 +75,7 @@ export function createSweeps(
         for (;;) {
           const n = await inTransaction(client, async (q) => {
             const due = (await q.query<ReservationRow>(s.selectDue, [toIso(s.nowMs), SWEEP_BATCH])).rows;
-            // Spot locks in (lot, spot) order; lot_seq rows are taken only at commit, in lot order.
+            // Spot locks in (lot, spot) order; the changes get their seqs after commit (sequencer).
             for (const row of due) await allocation.releaseSlots(q, row);
             for (const row of due)
               await status.setStatus(q, { row, status: s.status, reason: s.reason, nowMs: s.nowMs });

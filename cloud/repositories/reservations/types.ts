@@ -10,6 +10,7 @@ import type { Database } from '../../db/database.js';
 import type { Refusal } from '../../errors.js';
 import type { CloudMetrics } from '../../metrics.js';
 import type { PaymentProvider } from '../../payments/provider.js';
+import type { ChangeSequencer } from '../changes.js';
 import type { LotRecord, LotRepository } from '../lots.js';
 import type { ReservationRow } from './rows.js';
 
@@ -119,4 +120,8 @@ export interface ReservationDeps {
   payments: PaymentProvider;
   lots: LotRepository;
   signing: { keyId: string; privatePem: string };
+  /** Kicked after every commit that appended changes: they get their seqs before the answer. */
+  sequencer: Pick<ChangeSequencer, 'kick'>;
+  /** How old a capacity answer may be, at most 1000 ms (the default); 0 reads the database each time. */
+  capacityMaxAgeMs?: number;
 }

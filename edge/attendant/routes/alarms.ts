@@ -8,7 +8,7 @@ export function alarmRoutes(api: AttendantApi, { edge, who }: RouteDeps): void {
     '/api/alarms',
     { schema: { querystring: S.AlarmsQuery, response: { 200: S.AlarmsReply } } },
     async (request) => ({
-      alarms: edge.store
+      alarms: edge.store.attendants
         .alarms({ openOnly: request.query.status === 'open', limit: request.query.limit })
         .map(alarmView),
     }),
@@ -25,14 +25,14 @@ export function alarmRoutes(api: AttendantApi, { edge, who }: RouteDeps): void {
     },
     async (request, reply) => {
       const id = request.params.alarmId;
-      const acked = edge.store.acknowledgeAlarm({
+      const acked = edge.store.ledger.acknowledgeAlarm({
         atMs: edge.clock.now(),
         alarmId: id,
         attendant: who(request).username,
         note: request.body?.note ?? null,
       });
       if (acked) return alarmView(acked);
-      return edge.store.alarmById(id)
+      return edge.store.attendants.alarmById(id)
         ? reply.code(409).send({ error: 'conflict', message: 'alarm already acknowledged' })
         : reply.code(404).send({ error: 'not_found', message: `no alarm ${id}` });
     },

@@ -12,7 +12,7 @@ export function reportRoutes(api: AttendantApi, { edge }: RouteDeps): void {
   const reportWindow = (q: { from?: string | undefined; to?: string | undefined }) => {
     const toMs = q.to ? Date.parse(q.to) : edge.clock.now() + 1;
     const fromMs = q.from ? Date.parse(q.from) : toMs - 31 * DAY_MS;
-    return { fromMs, toMs, records: edge.store.unableToCollect(fromMs, toMs) };
+    return { fromMs, toMs, records: edge.store.attendants.unableToCollect(fromMs, toMs) };
   };
 
   api.get(
@@ -61,7 +61,7 @@ export function reportRoutes(api: AttendantApi, { edge }: RouteDeps): void {
     '/api/audit',
     { schema: { querystring: S.AuditQuery, response: { 200: S.AuditReply } } },
     async (request) => ({
-      entries: edge.store.recentAudit(request.query.limit).map(auditEntry),
+      entries: edge.store.attendants.recentAudit(request.query.limit).map(auditEntry),
     }),
   );
 }

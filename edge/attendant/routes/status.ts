@@ -8,16 +8,16 @@ export function probeRoutes(app: AttendantApi, { edge }: RouteDeps): void {
     status: 'ok' as const,
     lotId: edge.lotId,
     connectivity: edge.connectivity.state,
-    outboxDepth: edge.store.outboxDepth(),
+    outboxDepth: edge.store.ledger.outboxDepth(),
     lanes: edge.lanes().map((l) => ({ id: l.config.id, state: l.state })),
   }));
 
   app.get('/metrics', async (_request, reply) => {
     const m = edge.metrics;
-    m.outboxDepth.set(edge.store.outboxDepth());
-    m.lastEventId.set(edge.store.lastEventId());
-    m.syncCursor.set(edge.store.getCursor());
-    m.openAlarms.set(edge.store.openAlarmCount());
+    m.outboxDepth.set(edge.store.ledger.outboxDepth());
+    m.lastEventId.set(edge.store.ledger.lastEventId());
+    m.syncCursor.set(edge.store.mirror.getCursor());
+    m.openAlarms.set(edge.store.attendants.openAlarmCount());
     reply.header('content-type', m.registry.contentType);
     return m.registry.metrics();
   });
@@ -26,15 +26,15 @@ export function probeRoutes(app: AttendantApi, { edge }: RouteDeps): void {
 /** The lot at a glance: occupancy and the link to the cloud. */
 export function statusRoutes(api: AttendantApi, { edge }: RouteDeps): void {
   api.get('/api/occupancy', { schema: { response: { 200: S.OccupancyReply } } }, async () =>
-    edge.store.occupancy(),
+    edge.store.attendants.occupancy(),
   );
 
   api.get('/api/connectivity', { schema: { response: { 200: S.ConnectivityReply } } }, async () => ({
     state: edge.connectivity.state,
     since: iso(edge.connectivity.sinceMs),
-    outboxDepth: edge.store.outboxDepth(),
-    lastEventId: edge.store.lastEventId(),
-    lastAppliedSeq: edge.store.getCursor(),
-    configVersion: edge.store.config().version,
+    outboxDepth: edge.store.ledger.outboxDepth(),
+    lastEventId: edge.store.ledger.lastEventId(),
+    lastAppliedSeq: edge.store.mirror.getCursor(),
+    configVersion: edge.store.mirror.config().version,
   }));
 }

@@ -5,7 +5,17 @@ import * as S from '../schemas.js';
 import { reservationView } from '../views.js';
 
 /** Finding a vehicle or booking, the vehicles inside, cash taken at the booth, passback resets. */
-export function vehicleRoutes(api: AttendantApi, { edge, views, who }: RouteDeps): void {
+export function vehicleRoutes(api: AttendantApi, deps: RouteDeps): void {
+  lookupRoute(api, deps);
+  api.get('/api/sessions', { schema: { response: { 200: S.SessionsReply } } }, async () => ({
+    sessions: deps.edge.store.attendants.sessionsInside().map(deps.views.session),
+  }));
+  cashRoute(api, deps);
+  passbackResetRoute(api, deps);
+}
+
+/** A plate or a booking id: its bookings, its sessions, and the passback state of each booking. */
+function lookupRoute(api: AttendantApi, { edge, views }: RouteDeps): void {
   api.get(
     '/api/lookup',
     { schema: { querystring: S.LookupQuery, response: { 200: S.LookupReply } } },
@@ -14,15 +24,15 @@ export function vehicleRoutes(api: AttendantApi, { edge, views, who }: RouteDeps
       let reservations: MirrorReservation[];
       let sessions: VehicleSession[];
       if (plate !== undefined) {
-        ({ reservations, sessions } = edge.store.lookupPlate(plate));
+        ({ reservations, sessions } = edge.store.attendants.lookupPlate(plate));
       } else {
-        const found = edge.store.lookupReservation(reservationId!);
+        const found = edge.store.attendants.lookupReservation(reservationId!);
         reservations = found.reservation ? [found.reservation] : [];
         sessions = found.sessions;
       }
       const passback: Record<string, PassbackState> = {};
       for (const r of reservations) {
-        const state = edge.store.passbackState(r.id);
+        const state = edge.store.ledger.passbackState(r.id);
         if (state) passback[r.id] = state;
       }
       return {
@@ -32,11 +42,10 @@ export function vehicleRoutes(api: AttendantApi, { edge, views, who }: RouteDeps
       };
     },
   );
+}
 
-  api.get('/api/sessions', { schema: { response: { 200: S.SessionsReply } } }, async () => ({
-    sessions: edge.store.sessionsInside().map(views.session),
-  }));
-
+/** Cash taken at the booth for a vehicle inside; the reply says what is still due. */
+function cashRoute(api: AttendantApi, { edge, who }: RouteDeps): void {
   api.post(
     '/api/sessions/:sessionId/cash',
     {
@@ -47,14 +56,14 @@ export function vehicleRoutes(api: AttendantApi, { edge, views, who }: RouteDeps
       },
     },
     async (request, reply) => {
-      const session = edge.store.sessionById(request.params.sessionId);
+      const session = edge.store.ledger.sessionById(request.params.sessionId);
       if (!session || session.exitedAt !== null) {
         return reply.code(404).send({ error: 'not_found', message: 'no vehicle inside with this session' });
       }
       const plan = edge.exitCharge(session);
       if (plan.due === null) return reply.code(409).send({ error: 'nothing_due', message: 'nothing is due' });
       const paid = money(request.body.amount ?? plan.due.amount, plan.due.currency);
-      const recorded = edge.store.recordCashPayment({
+      const recorded = edge.store.ledger.recordCashPayment({
         atMs: edge.clock.now(),
         sessionId: session.id,
         amount: paid,
@@ -65,7 +74,9 @@ export function vehicleRoutes(api: AttendantApi, { edge, views, who }: RouteDeps
       return { paid, stillDue: after.due, eventId: recorded.event.eventId };
     },
   );
+}
 
+function passbackResetRoute(api: AttendantApi, { edge, who }: RouteDeps): void {
   api.post(
     '/api/passback/:reservationId/reset',
     {
@@ -76,7 +87,7 @@ export function vehicleRoutes(api: AttendantApi, { edge, views, who }: RouteDeps
       },
     },
     async (request) => {
-      const result = edge.store.resetPassback({
+      const result = edge.store.ledger.resetPassback({
         atMs: edge.clock.now(),
         reservationId: request.params.reservationId,
         attendant: who(request).username,

@@ -3,7 +3,7 @@
 // with an optional note.
 import { askReason } from './dialogs.js';
 import { $, fmtDateTime, h, render } from './dom.js';
-import { laneName } from './lane-model.js';
+import { laneLabel } from './lane-model.js';
 import { message } from './notices.js';
 
 /** @import { AlarmView } from '../types.js' */
@@ -93,7 +93,7 @@ function alarmCard(ctx, a) {
     h(
       'div',
       {},
-      h('div', { class: 'alarm-kind' }, alarmLabel(a.kind), lane ? ` — ${laneName(lane)}` : ''),
+      h('div', { class: 'alarm-kind' }, alarmLabel(a.kind), lane ? ` — ${laneLabel(lane)}` : ''),
       a.detail ? h('div', {}, a.detail) : null,
       h('div', { class: 'muted' }, `Raised ${fmtDateTime(a.raisedAt)}`, acked),
     ),

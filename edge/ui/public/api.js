@@ -8,7 +8,13 @@
  * } from '../types.js'
  */
 
-const TOKEN_KEY = 'parkedge.attendant.token';
+/** Where older consoles kept the token; removed on load (the session is an HttpOnly cookie now). */
+const LEGACY_TOKEN_KEY = 'parkedge.attendant.token';
+/**
+ * "This tab logged in" (no secret: the cookie is the session). A reload resumes the session; a page
+ * without it shows the log-in form instead of asking the server and getting a 401.
+ */
+const SESSION_HINT_KEY = 'parkedge.attendant.session';
 
 /** What an answer that is not JSON, or no answer at all, becomes. */
 /** @typedef {Partial<ErrorBody> | null} ErrorData */
@@ -28,9 +34,19 @@ export class ApiError extends Error {
 
 /** @typedef {ReturnType<typeof createApi>} Api */
 
-/** @param {{ onUnauthorized?: () => void }} [options] */
-export function createApi({ onUnauthorized } = {}) {
-  let token = sessionStorage.getItem(TOKEN_KEY);
+const enc = encodeURIComponent;
+
+/**
+ * The one-request helper every route goes through. The session is an `HttpOnly` cookie the server
+ * sets at log-in: the page never holds the token, and it never appears in a URL (the event stream
+ * and the CSV download carry it like every other request).
+ * @param {(() => void) | undefined} onUnauthorized
+ */
+function createTransport(onUnauthorized) {
+  sessionStorage.removeItem(LEGACY_TOKEN_KEY);
+  /** @param {boolean} on */
+  const hint = (on) =>
+    on ? sessionStorage.setItem(SESSION_HINT_KEY, '1') : sessionStorage.removeItem(SESSION_HINT_KEY);
 
   /**
    * One request. The answer is trusted to match the route's schema (the server validates it).
@@ -44,7 +60,7 @@ export function createApi({ onUnauthorized } = {}) {
     const res = await send(method, path, body);
     const data = await readBody(res);
     if (res.status === 401 && path !== '/api/login') {
-      setToken(null);
+      hint(false);
       onUnauthorized?.();
     }
     if (!res.ok) throw new ApiError(res.status, /** @type {ErrorData} */ (data));
@@ -60,7 +76,6 @@ export function createApi({ onUnauthorized } = {}) {
     /** @type {Record<string, string>} */
     const headers = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (token) headers.authorization = `Bearer ${token}`;
     try {
       return await fetch(path, {
         method,
@@ -74,39 +89,33 @@ export function createApi({ onUnauthorized } = {}) {
     }
   }
 
-  /** @param {string | null} value */
-  function setToken(value) {
-    token = value;
-    if (value) sessionStorage.setItem(TOKEN_KEY, value);
-    else sessionStorage.removeItem(TOKEN_KEY);
-  }
+  return { call, hint, hinted: () => sessionStorage.getItem(SESSION_HINT_KEY) === '1' };
+}
 
-  /** @param {string} url */
-  function withToken(url) {
-    if (!token) return url;
-    return `${url}${url.includes('?') ? '&' : '?'}token=${enc(token)}`;
-  }
-
-  const enc = encodeURIComponent;
-
+/** @param {{ onUnauthorized?: () => void }} [options] */
+export function createApi({ onUnauthorized } = {}) {
+  const { call, hint, hinted } = createTransport(onUnauthorized);
   return {
-    get token() {
-      return token;
-    },
-    hasSession: () => Boolean(token),
+    /** Whether this tab has logged in (and not out) since it opened. */
+    hasSession: hinted,
     /**
+     * The answer also sets the session cookie; the token in it is for API clients, not kept here.
      * @param {string} username
      * @param {string} password
+     * @returns {Promise<LoginReply>}
      */
     async login(username, password) {
       /** @type {LoginReply} */
       const r = await call('POST', '/api/login', { username, password });
-      setToken(r?.token ?? null);
+      hint(true);
       return r;
     },
-    /** Sessions are signed tokens that expire by themselves: logging out forgets ours. */
+    /** The server clears the session cookie (the signed token itself expires by itself). */
     async logout() {
-      setToken(null);
+      hint(false);
+      /** @type {ActionReply} */
+      const r = await call('POST', '/api/logout');
+      return r;
     },
     /** @returns {Promise<MeReply>} */
     me: () => call('GET', '/api/me'),
@@ -139,12 +148,11 @@ export function createApi({ onUnauthorized } = {}) {
     unableToCollect: (from, to) =>
       call('GET', `/api/reports/unable-to-collect?from=${enc(from)}&to=${enc(to)}`),
     /** @param {string} from @param {string} to */
-    unableToCollectCsvUrl: (from, to) =>
-      withToken(`/api/reports/unable-to-collect.csv?from=${enc(from)}&to=${enc(to)}`),
+    unableToCollectCsvUrl: (from, to) => `/api/reports/unable-to-collect.csv?from=${enc(from)}&to=${enc(to)}`,
     /** @returns {Promise<AuditReply>} */
     audit: (limit = 100) => call('GET', `/api/audit?limit=${limit}`),
-    /** SSE stream; EventSource cannot send headers, so the session token rides in the query. */
-    eventsUrl: () => withToken('/api/events'),
+    /** SSE stream; authenticated by the session cookie (EventSource sends it, same origin). */
+    eventsUrl: () => '/api/events',
   };
 }
 

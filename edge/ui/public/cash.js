@@ -28,11 +28,13 @@ export function outstandingOf(session) {
 }
 
 /**
- * The currency of amounts the server sends without one.
+ * The currency of amounts the server sends without one (cash paid): the lot's, from its rate card,
+ * as the server names it at log-in, in /api/me and in the stream's `hello`.
  * @param {ConsoleState} state
+ * @returns {string | undefined} undefined until the server has named it (money then shows without one)
  */
 export function lotCurrency(state) {
-  return state.lot?.currency ?? 'EUR';
+  return state.lot?.currency;
 }
 
 /**
@@ -72,7 +74,7 @@ async function submitCash(ctx) {
   }
   const target = ctx.state.cashTarget;
   if (!target) return;
-  const currency = dueOf(target.session)?.currency ?? lotCurrency(ctx.state);
+  const currency = dueOf(target.session)?.currency ?? lotCurrency(ctx.state) ?? '';
   try {
     const r = await ctx.api.cashPayment(target.session.id, amount);
     $('cash-dialog', HTMLDialogElement).close();

@@ -6,6 +6,12 @@ import { $, fmtTime, h, toDate } from './dom.js';
 /** @import { Ctx } from './state.js' */
 
 const FEED_MAX = 100;
+/** Characters of a reservation id the feed shows; the whole id is in the tooltip. */
+const SHORT_CODE = 8;
+/** Staff session actions: they belong to the audit view, not the traffic feed. */
+const SESSION_ACTIONS = new Set(['login', 'login_failed', 'logout']);
+/** A UUID (reservation ids), anywhere in a text. */
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
 /**
  * The fields of an audit entry the feed shows (pushed entries and our own actions alike).
@@ -37,6 +43,41 @@ export function addFeed(ctx, kind, at, content) {
 }
 
 /**
+ * A reservation id as a short code (its first characters; the full id in the tooltip), so a feed
+ * entry stays on one or two lines.
+ * @param {string} id
+ */
+export function shortCode(id) {
+  const short = id.length > SHORT_CODE + 1 ? `${id.slice(0, SHORT_CODE)}…` : id;
+  return h('code', { class: 'code', title: id, 'data-testid': 'short-code' }, short);
+}
+
+/**
+ * Text with every UUID in it shown as a short code.
+ * @param {string} text
+ * @returns {Child[]}
+ */
+function withShortCodes(text) {
+  /** @type {Child[]} */
+  const parts = [];
+  let last = 0;
+  for (const m of text.matchAll(UUID)) {
+    parts.push(text.slice(last, m.index), shortCode(m[0]));
+    last = (m.index ?? 0) + m[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts;
+}
+
+/**
+ * Log-ins, failed log-ins and log-outs are audit, not traffic: the feed leaves them out.
+ * @param {{ action: string }} a
+ */
+export function isSessionAction(a) {
+  return SESSION_ACTIONS.has(a.action);
+}
+
+/**
  * Same attendant, action and reason: the same entry.
  * @param {AuditLine} a
  */
@@ -49,7 +90,7 @@ export function auditText(a) {
   const action = String(a.action ?? 'action').replaceAll('_', ' ');
   /** @type {Child[]} */
   const parts = [h('strong', {}, a.attendant ?? 'attendant'), ` ${action}`];
-  if (a.target) parts.push(` ${a.target}`);
+  if (a.target) parts.push(' ', ...withShortCodes(a.target));
   if (a.reason) parts.push(` — “${a.reason}”`);
   return parts;
 }

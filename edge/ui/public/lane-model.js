@@ -42,6 +42,15 @@ export function laneName(lane) {
 }
 
 /**
+ * "Entry riverside-in", "Exit riverside-out": what the lane does, then which one it is.
+ * @param {{ name?: string, id?: string, direction?: LaneStatus['direction'] | null } | null | undefined} lane
+ */
+export function laneLabel(lane) {
+  const word = lane?.direction === 'entry' ? 'Entry' : lane?.direction === 'exit' ? 'Exit' : 'Lane';
+  return `${word} ${laneName(lane)}`;
+}
+
+/**
  * Forget the lanes we had and take the server's list (start, reconnect).
  * @param {ConsoleState} state
  * @param {LaneStatus[]} list

@@ -30,9 +30,6 @@ export function renderLane(ctx, lane) {
   const root = $('lanes');
   root.querySelector('.empty-note')?.remove();
   const display = lane.display.join('\n');
-  const direction = lane.direction
-    ? `${lane.direction[0]?.toUpperCase()}${lane.direction.slice(1)} lane`
-    : 'Lane';
   const card = h(
     'article',
     {
@@ -44,23 +41,44 @@ export function renderLane(ctx, lane) {
     h(
       'div',
       { class: 'lane-head' },
-      h('h3', { class: 'lane-name', id: `lane-title-${lane.id}` }, laneName(lane)),
+      h(
+        'h3',
+        { class: 'lane-title', id: `lane-title-${lane.id}` },
+        h('span', { class: 'lane-direction', 'data-testid': 'lane-direction' }, directionWord(lane)),
+        ' ',
+        h('span', { class: 'lane-name', 'data-testid': 'lane-name' }, laneName(lane)),
+      ),
       h('span', { class: 'state', dataset: { state: lane.state }, 'data-testid': 'lane-state' }, lane.state),
     ),
-    h('div', { class: 'muted' }, direction),
     h('div', { class: 'sign', 'aria-label': 'Lane display', 'data-testid': 'lane-display' }, display || ' '),
     laneFacts(lane),
     h(
       'div',
       { class: 'actions' },
+      // The rarest and riskiest action: present but quiet (outlined, small); the dialog asks why.
       h(
         'button',
-        { type: 'button', class: 'btn btn-danger', onclick: () => openLaneDialog(ctx, lane.id) },
-        `Open ${laneName(lane)}…`,
+        {
+          type: 'button',
+          class: 'btn btn-outline btn-small',
+          'aria-label': `Open the ${laneName(lane)} barrier by hand…`,
+          onclick: () => openLaneDialog(ctx, lane.id),
+        },
+        'Open barrier…',
       ),
     ),
   );
   placeCard(root, card, `lane-${lane.id}`);
+}
+
+/**
+ * "Entry", "Exit", or "Lane" while the direction is not known yet.
+ * @param {LaneView} lane
+ */
+function directionWord(lane) {
+  if (lane.direction === 'entry') return 'Entry';
+  if (lane.direction === 'exit') return 'Exit';
+  return 'Lane';
 }
 
 /** @param {LaneView} lane */

@@ -1,6 +1,6 @@
 // @ts-check
 // The banner under the top bar that says whether this lot reaches the cloud, since when, and how
-// many events wait to be uploaded.
+// many events wait to be uploaded (offline) or are being uploaded (after the link returns).
 import { $, fmtTime } from './dom.js';
 
 /** @import { ConnectivityReply } from '../types.js' */
@@ -47,9 +47,13 @@ function renderLink(ctx) {
   let text = LINK_TEXT[s] ?? LINK_TEXT.unknown;
   if (since !== null && since !== undefined && s !== 'unknown') text += ` since ${fmtTime(since)}`;
   if (LINK_DETAIL[s]) text += ` — ${LINK_DETAIL[s]}`;
-  if (s !== 'online' && typeof outboxDepth === 'number' && outboxDepth > 0) {
-    text += ` · ${outboxDepth} event${outboxDepth === 1 ? '' : 's'} to upload`;
+  const backlog = typeof outboxDepth === 'number' && outboxDepth > 0 ? outboxDepth : 0;
+  if (backlog > 0) {
+    const events = `${backlog} event${backlog === 1 ? '' : 's'}`;
+    // Back online, the backlog drains: say so (the count falls with every upload acknowledged).
+    text += s === 'online' ? ` · uploading ${events}…` : ` · ${events} waiting to upload`;
   }
+  banner.dataset.backlog = String(backlog);
   $('link-text').textContent = text;
   banner.title =
     s === 'online'

@@ -154,7 +154,9 @@ function reservationRow(ctx, res, passback) {
 function sessionRow(ctx, s) {
   const inside = s.exitedAt === null || s.exitedAt === undefined;
   const outstanding = outstandingOf(s);
-  const cashPaid = fmtMoney({ amount: s.cashPaid, currency: lotCurrency(ctx.state) });
+  // Cash is taken in the currency of what is due; the lot's currency covers a visit with nothing due.
+  const currency = s.dueNow?.currency ?? lotCurrency(ctx.state);
+  const cashPaid = currency ? fmtMoney({ amount: s.cashPaid, currency }) : String(s.cashPaid);
   const canPay = inside && s.kind !== 'booking' && (outstanding?.amount ?? 0) > 0;
   return h(
     'tr',

@@ -1,6 +1,10 @@
 // @ts-check
-// Occupancy on the Live tab: the two pools (bookable, drive-up), vehicles inside, and use by level
-// and by spot type.
+// Occupancy on the Live tab, in one vocabulary:
+//   inside   = vehicles physically in the lot (drive-ups and vehicles with a booking),
+//   reserved = bookable spots whose booking window is now,
+//   free     = spots neither reserved nor taken by a drive-up.
+// Three cards (vehicles inside, the bookable pool, the drive-up pool), then the same figures by
+// level (only when the lot has more than one) and by spot type.
 import { $, fmtTime, h, pct, render } from './dom.js';
 import { logFailure } from './notices.js';
 
@@ -9,6 +13,9 @@ import { logFailure } from './notices.js';
 
 /** Passages come in bursts; one fetch after the burst is enough. */
 const REFRESH_DELAY_MS = 250;
+
+/** @param {number} n @param {string} one @param {string} [many] */
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * @param {Ctx} ctx
@@ -24,19 +31,35 @@ export function setOccupancy(ctx, o) {
   }
   const { bookable, driveup } = o.pools;
   $('occ-full').hidden = !o.full;
+  const spread = o.levels.filter((g) => g.driveupSpots > 0).length > 1;
   render(
     root,
-    poolCard({ title: 'Bookable', used: bookable.held, usedWord: 'booked', ...bookable }),
-    poolCard({ title: 'Drive-up', used: driveup.inside, usedWord: 'inside', ...driveup }),
     h(
-      'section',
-      { class: 'card' },
-      h('h3', {}, 'Vehicles inside'),
-      h('div', { style: { fontSize: '2rem', fontWeight: '700' } }, String(o.vehiclesInside ?? '—')),
-      h('div', { class: 'muted' }, `as of ${fmtTime(o.at)}`),
+      'div',
+      { class: 'occ-summary' },
+      insideCard(o),
+      poolCard({
+        title: 'Bookable',
+        testId: 'pool-bookable',
+        used: bookable.held,
+        usedWord: 'reserved',
+        ...bookable,
+      }),
+      poolCard({
+        title: 'Drive-up',
+        testId: 'pool-drive-up',
+        used: driveup.inside,
+        usedWord: 'inside',
+        ...driveup,
+      }),
     ),
-    groupTable('By level', o.levels),
-    groupTable('By spot type', o.spotTypes),
+    h(
+      'div',
+      { class: 'occ-tables' },
+      // A one-level lot has nothing to break down by level (and no "Level 0" to puzzle over).
+      o.levels.length > 1 ? groupTable('Level', o.levels, spread) : null,
+      groupTable('Spot type', o.spotTypes, o.spotTypes.filter((g) => g.driveupSpots > 0).length > 1),
+    ),
   );
 }
 
@@ -54,15 +77,29 @@ export function scheduleOccupancyRefresh(ctx) {
   }, REFRESH_DELAY_MS);
 }
 
-/**
- * One pool's meter.
- * @param {{ title: string, used: number, total: number, free: number, full: boolean, usedWord: string }} pool
- */
-function poolCard({ title, used, total, free, full, usedWord }) {
+/** @param {OccupancyReply} o */
+function insideCard(o) {
+  const drive = o.pools.driveup.inside;
+  const booked = Math.max(0, o.vehiclesInside - drive);
   return h(
     'section',
-    { class: 'card', 'data-testid': `pool-${title.toLowerCase().replace(/\W+/g, '-')}` },
-    h('h3', {}, title, ' ', full ? h('span', { class: 'badge badge-full' }, 'FULL') : null),
+    { class: 'card', 'data-testid': 'occ-inside' },
+    h('h3', {}, 'Vehicles inside'),
+    h('div', { class: 'big-figure' }, String(o.vehiclesInside)),
+    h('div', {}, `${plural(drive, 'drive-up')} · ${booked} with a booking`),
+    h('div', { class: 'muted' }, `as of ${fmtTime(o.at)}`),
+  );
+}
+
+/**
+ * One pool's meter: "12 free of 24 · 12 reserved".
+ * @param {{ title: string, testId: string, used: number, total: number, free: number, full: boolean, usedWord: string }} pool
+ */
+function poolCard({ title, testId, used, total, free, full, usedWord }) {
+  return h(
+    'section',
+    { class: 'card', 'data-testid': testId },
+    h('h3', {}, `${title} spots`, ' ', full ? h('span', { class: 'badge badge-full' }, 'FULL') : null),
     h(
       'div',
       {
@@ -78,14 +115,16 @@ function poolCard({ title, used, total, free, full, usedWord }) {
 }
 
 /**
- * @param {string} title "By level", "By spot type"
+ * Spots, reserved, drive-ups inside and free per level or spot type.
+ * @param {string} what "Level", "Spot type"
  * @param {OccupancyGroup[]} groups
+ * @param {boolean} spread drive-ups have no assigned spot: their count is spread over the groups
  */
-function groupTable(title, groups) {
+function groupTable(what, groups, spread) {
   return h(
     'section',
-    { class: 'card' },
-    h('h3', {}, title),
+    { class: 'card', 'data-testid': `occ-by-${what.toLowerCase().replace(/\W+/g, '-')}` },
+    h('h3', {}, `By ${what.toLowerCase()}`),
     h(
       'table',
       {},
@@ -95,32 +134,39 @@ function groupTable(title, groups) {
         h(
           'tr',
           {},
-          h(
-            'th',
-            {},
-            title.replace(/^By (.)/, (_, c) => c.toUpperCase()),
-          ),
-          h('th', { class: 'num' }, 'Booked now'),
+          h('th', {}, what),
           h('th', { class: 'num' }, 'Spots'),
+          h('th', { class: 'num' }, 'Reserved'),
+          h('th', { class: 'num' }, 'Drive-ups inside'),
+          h('th', { class: 'num' }, 'Free'),
         ),
       ),
       h('tbody', {}, (groups ?? []).map(groupRow)),
     ),
+    spread
+      ? h(
+          'p',
+          { class: 'muted note' },
+          'Drive-ups park in any drive-up spot: their count here is spread over the drive-up spots.',
+        )
+      : null,
   );
 }
 
 /** @param {OccupancyGroup} g */
 function groupRow(g) {
-  const full = g.held >= g.total && g.total > 0;
+  const full = g.free <= 0 && g.total > 0;
   return h(
     'tr',
     {},
     h('td', {}, g.key),
+    h('td', { class: 'num' }, String(g.total)),
     h('td', { class: 'num' }, String(g.held)),
+    h('td', { class: 'num' }, g.driveupSpots > 0 ? `${g.driveupInside} of ${g.driveupSpots}` : '—'),
     h(
       'td',
       { class: 'num' },
-      String(g.total),
+      String(g.free),
       full ? [' ', h('span', { class: 'badge badge-full' }, 'FULL')] : null,
     ),
   );

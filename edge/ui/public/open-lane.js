@@ -3,7 +3,7 @@
 import { refreshAuditIfShown } from './audit.js';
 import { $ } from './dom.js';
 import { addFeed, auditKey, auditText } from './feed.js';
-import { laneName } from './lane-model.js';
+import { laneLabel, laneName } from './lane-model.js';
 import { formError, logFailure, message } from './notices.js';
 
 /** @import { Ctx } from './state.js' */
@@ -18,7 +18,7 @@ const MIN_REASON = 3;
 export function openLaneDialog(ctx, laneId) {
   ctx.state.openLaneId = laneId;
   const lane = ctx.state.lanes.get(laneId);
-  $('open-title').textContent = `Open ${laneName(lane)}`;
+  $('open-title').textContent = `Open ${laneLabel(lane)}`;
   $('open-reason', HTMLTextAreaElement).value = '';
   $('open-preset', HTMLSelectElement).value = '';
   formError('open-error', null);
@@ -67,7 +67,7 @@ async function submitOpen(ctx) {
     state.ownAudit = { key: auditKey(own), at: ctx.now() };
     await ctx.api.openLane(laneId, reason);
     $('open-dialog', HTMLDialogElement).close();
-    ctx.toast(`Barrier opened at ${laneName(state.lanes.get(laneId))}`);
+    ctx.toast(`Barrier opened at ${laneLabel(state.lanes.get(laneId))}`);
     addFeed(ctx, 'audit', new Date(ctx.now()), auditText(own));
     refreshAuditIfShown(ctx);
   } catch (err) {

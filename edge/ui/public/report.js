@@ -2,7 +2,6 @@
 // The "Unable to collect" tab: fees owed by vehicles let out while a payment could not be taken,
 // for a range of local days, on screen and as a CSV download.
 import { $, fmtDateTime, fmtMoney, h, isoDay, render } from './dom.js';
-import { lotCurrency } from './cash.js';
 import { laneName } from './lane-model.js';
 import { formError, logFailure, message } from './notices.js';
 
@@ -88,7 +87,7 @@ function reportTable(ctx, rows) {
   /** @type {Map<string, number>} */
   const totals = new Map();
   for (const row of rows) {
-    const c = row.amount?.currency ?? lotCurrency(ctx.state);
+    const c = row.amount.currency;
     totals.set(c, (totals.get(c) ?? 0) + (row.amount?.amount ?? 0));
   }
   return h(

@@ -3,7 +3,7 @@
 import { ApiError } from './api.js';
 import { $ } from './dom.js';
 import { hideLotBanners, setLot } from './lot.js';
-import { formError, message } from './notices.js';
+import { formError, logFailure, message } from './notices.js';
 import { initReportRange } from './report.js';
 import { closeStream, loadSnapshot, openStream } from './stream.js';
 import { selectTab } from './tabs.js';
@@ -37,13 +37,14 @@ export function wireLogin(ctx) {
     }
   });
   $('logout').addEventListener('click', async () => {
-    await ctx.api.logout();
+    // Whatever the answer (an expired session is logged out already), go to the log-in form.
+    await ctx.api.logout().catch(logFailure('log-out'));
     showLogin(ctx);
   });
 }
 
 /**
- * Resume a session kept in this tab, or ask for a log-in.
+ * Resume the session the browser's cookie holds, or ask for a log-in.
  * @param {Ctx} ctx
  */
 export function start(ctx) {
@@ -53,7 +54,7 @@ export function start(ctx) {
   }
   ctx.api.me().then(
     (me) => enterApp(ctx, me),
-    // An expired or unknown session: ask for a new log-in.
+    // No session, or an expired one: ask for a (new) log-in.
     () => showLogin(ctx),
   );
 }
@@ -82,7 +83,7 @@ export function showLogin(ctx, notice) {
 async function enterApp(ctx, me) {
   ctx.state.me = me ?? null;
   if (me?.lotId || me?.lotName)
-    setLot(ctx, { id: me.lotId, name: me.lotName, simulatedLanes: me.simulatedLanes });
+    setLot(ctx, { id: me.lotId, name: me.lotName, currency: me.currency, simulatedLanes: me.simulatedLanes });
   $('login-view').hidden = true;
   $('app-view').hidden = false;
   $('user-box').hidden = false;

@@ -25,7 +25,7 @@
  * @typedef {object} LotView
  * @property {string} [id]
  * @property {string} [name]
- * @property {string} [currency] not sent by the server today: money without one is shown in EUR
+ * @property {string} [currency] the lot's currency (its rate card), for amounts sent without one
  * @property {string[]} [simulatedLanes]
  */
 

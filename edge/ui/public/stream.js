@@ -4,8 +4,8 @@
 import { alarmLabel, setAlarms, upsertAlarm } from './alarms.js';
 import { refreshAuditIfShown } from './audit.js';
 import { $, h } from './dom.js';
-import { addFeed, auditKey, auditText } from './feed.js';
-import { confidenceText, laneFor, laneName } from './lane-model.js';
+import { addFeed, auditKey, auditText, isSessionAction, shortCode } from './feed.js';
+import { confidenceText, laneFor, laneLabel, laneName } from './lane-model.js';
 import { renderLane, setLanes } from './lanes.js';
 import { setLink, setOutboxDepth } from './link.js';
 import { setLot } from './lot.js';
@@ -107,7 +107,12 @@ const HANDLERS = {
   hello(ctx, ev) {
     // Sent first on every (re)connect: the state right now.
     if (ev.lotId || ev.lotName)
-      setLot(ctx, { id: ev.lotId, name: ev.lotName, simulatedLanes: ev.simulatedLanes });
+      setLot(ctx, {
+        id: ev.lotId,
+        name: ev.lotName,
+        currency: ev.currency,
+        simulatedLanes: ev.simulatedLanes,
+      });
     if (Array.isArray(ev.lanes)) setLanes(ctx, ev.lanes);
     if (ev.connectivity) setLink(ctx, { ...ev.connectivity, outboxDepth: ev.outboxDepth });
   },
@@ -119,7 +124,7 @@ const HANDLERS = {
     lane.armDerived = true;
     renderLane(ctx, lane);
     if (ev.state === 'REFUSED') {
-      addFeed(ctx, 'refused', ev.at, `${laneName(lane)}: refused — ${(ev.display ?? []).join(' ')}`);
+      addFeed(ctx, 'refused', ev.at, `${laneLabel(lane)}: refused — ${(ev.display ?? []).join(' ')}`);
     }
   },
   read(ctx, ev) {
@@ -127,7 +132,7 @@ const HANDLERS = {
     lane.lastRead = { plate: ev.plate, confidence: ev.confidence, at: ev.at };
     renderLane(ctx, lane);
     addFeed(ctx, 'read', ev.at, [
-      `${laneName(lane)}: plate `,
+      `${laneLabel(lane)}: plate `,
       h('span', { class: 'plate' }, ev.plate),
       ` read (${confidenceText(ev.confidence)})`,
     ]);
@@ -136,8 +141,9 @@ const HANDLERS = {
     const lane = laneFor(ctx.state, ev.laneId);
     const who = ev.plate ? h('span', { class: 'plate' }, ev.plate) : 'unidentified vehicle';
     const verb = ev.direction === 'exit' ? 'left' : 'entered';
-    const extra = ev.reservationId ? ` (reservation ${ev.reservationId})` : '';
-    addFeed(ctx, 'passage', ev.at, [who, ` ${verb} via ${laneName(lane)}${extra}`]);
+    const booking = ev.reservationId ? [' · booking ', shortCode(ev.reservationId)] : '';
+    // "entered"/"left" already says which way: the lane's name is enough.
+    addFeed(ctx, 'passage', ev.at, [who, ` ${verb} via ${laneName(lane)}`, booking]);
     scheduleOccupancyRefresh(ctx);
   },
   alarm(ctx, alarm) {
@@ -145,7 +151,7 @@ const HANDLERS = {
     const lane = alarm.laneId ? ctx.state.lanes.get(alarm.laneId) : null;
     addFeed(ctx, 'alarm', alarm.raisedAt, [
       h('strong', {}, alarmLabel(alarm.kind)),
-      lane ? ` at ${laneName(lane)}` : '',
+      lane ? ` at ${laneLabel(lane)}` : '',
       alarm.detail ? ` — ${alarm.detail}` : '',
     ]);
   },
@@ -160,11 +166,12 @@ const HANDLERS = {
     setOutboxDepth(ctx, ev.depth);
   },
   audit(ctx, a) {
-    // Our own action was already shown when the server accepted it.
+    refreshAuditIfShown(ctx);
+    // Staff log-ins are audit only; our own action was already shown when the server accepted it.
+    if (isSessionAction(a)) return;
     const own = ctx.state.ownAudit;
     if (own && own.key === auditKey(a) && ctx.now() - own.at < OWN_AUDIT_MS) return;
     addFeed(ctx, 'audit', a.at, auditText(a));
-    refreshAuditIfShown(ctx);
   },
   device(ctx, ev) {
     const lane = laneFor(ctx.state, ev.laneId);

@@ -75,13 +75,13 @@ process.on('SIGTERM', () => {
 
 const write = (): void => {
   if (stopping) return;
-  const last = store.lastEventId();
+  const last = store.ledger.lastEventId();
   if (last < cfg.total) {
     const n = Math.min(10, cfg.total - last);
     const now = Date.now();
     store.db.transaction(() => {
       for (let i = 0; i < n; i++)
-        store.recordEvent(
+        store.ledger.recordEvent(
           {
             kind: 'denied',
             at: new Date(now).toISOString(),
@@ -97,7 +97,7 @@ const write = (): void => {
     sync.notifyEventsWritten();
   }
   process.stdout.write(
-    `written ${store.lastEventId()} cursor ${store.getCursor()} depth ${store.outboxDepth()}\n`,
+    `written ${store.ledger.lastEventId()} cursor ${store.mirror.getCursor()} depth ${store.ledger.outboxDepth()}\n`,
   );
   setTimeout(write, 2);
 };

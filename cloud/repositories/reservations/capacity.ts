@@ -1,0 +1,151 @@
+import {
+  bitStringToBits,
+  clearRange,
+  rangeIsFree,
+  setRange,
+  wordsForSlots,
+} from '../../../protocol/bitmap.js';
+import type { Clock } from '../../../protocol/clock.js';
+import { ELIGIBLE_SPOT_TYPES, type VehicleType } from '../../../protocol/domain.js';
+import type { Logger } from '../../../protocol/logger.js';
+import { priceWindow } from '../../../protocol/money.js';
+import type { SlotWindow } from '../../../protocol/slots.js';
+import type { Queryable } from '../../db/database.js';
+import type { LotRecord } from '../lots.js';
+import { type BitRange, bitRange } from '../spot-bitmaps.js';
+import type { Quote } from './types.js';
+
+/**
+ * Capacity from memory: a lot's bookable spot bitmaps, read at most once per `maxAgeMs` and judged
+ * with the protocol's bitmap operations (as the edge does), so a capacity check costs microseconds
+ * and no database work, whatever the lot's size.
+ *
+ * How old an answer can be: this instance's own holds and releases are applied to the snapshot as
+ * they are written; other instances' changes show within `maxAgeMs` (≤ 1 s), when the snapshot is
+ * read again; a change to the lot's configuration (its version) reloads at once. It is an answer
+ * for a search page only: a booking never relies on it (reserve_hold decides under the row lock).
+ */
+
+interface SpotBits {
+  types: string;
+  words: Uint32Array;
+}
+
+interface Snapshot {
+  version: number;
+  loadedAt: number;
+  spots: Map<string, SpotBits>;
+}
+
+interface LotState {
+  snapshot: Snapshot | null;
+  loading: Promise<Snapshot> | null;
+  /** Own changes written while a load was in flight: replayed onto what it returns. */
+  replay: ((s: Snapshot) => void)[];
+}
+
+export interface CapacityCache {
+  quote(lot: LotRecord, vehicleType: VehicleType, w: SlotWindow): Promise<Quote>;
+  /** This instance held (or released) a window of a spot. */
+  patch(lotId: string, spotId: string, bits: BitRange, held: boolean): void;
+}
+
+const LOAD_SQL = `select id, type, bits::text as bits from spots where lot_id = $1 and pool = 'bookable'`;
+
+/** Reload in the background once a snapshot is this share of maxAge old, before it expires. */
+const REFRESH_AT = 0.8;
+
+function applyPatch(s: Snapshot, spotId: string, r: BitRange, held: boolean): void {
+  const spot = s.spots.get(spotId);
+  if (spot === undefined || r.len === 0) return;
+  const end = r.from + r.len;
+  if (held && spot.words.length * 32 < end) {
+    const grown = new Uint32Array(wordsForSlots(end));
+    grown.set(spot.words);
+    spot.words = grown;
+  }
+  const to = Math.min(end, spot.words.length * 32);
+  if (held) setRange(spot.words, 0, r.from, to);
+  else if (r.from < to) clearRange(spot.words, 0, r.from, to);
+}
+
+/** Free for the whole window: bits past the end of a stored bitmap are free. */
+function isFree(spot: SpotBits, r: BitRange): boolean {
+  const to = Math.min(r.from + r.len, spot.words.length * 32);
+  return r.from >= to || rangeIsFree(spot.words, 0, r.from, to);
+}
+
+export function createCapacityCache(deps: {
+  db: { pooled: Queryable };
+  clock: Clock;
+  log: Logger;
+  maxAgeMs: number;
+}): CapacityCache {
+  const { db, clock, log, maxAgeMs } = deps;
+  const lots = new Map<string, LotState>();
+
+  function stateOf(lotId: string): LotState {
+    let st = lots.get(lotId);
+    if (st === undefined) {
+      st = { snapshot: null, loading: null, replay: [] };
+      lots.set(lotId, st);
+    }
+    return st;
+  }
+
+  function load(lot: LotRecord, st: LotState): Promise<Snapshot> {
+    if (st.loading !== null) return st.loading;
+    st.replay = [];
+    const loadedAt = clock.now();
+    const loading = db.pooled
+      .query<{ id: string; type: string; bits: string }>(LOAD_SQL, [lot.id])
+      .then((r) => {
+        const spots = new Map<string, SpotBits>();
+        for (const row of r.rows) spots.set(row.id, { types: row.type, words: bitStringToBits(row.bits) });
+        const snapshot: Snapshot = { version: lot.version, loadedAt, spots };
+        for (const replay of st.replay) replay(snapshot);
+        st.snapshot = snapshot;
+        return snapshot;
+      })
+      .finally(() => {
+        st.loading = null;
+        st.replay = [];
+      });
+    st.loading = loading;
+    return loading;
+  }
+
+  async function current(lot: LotRecord): Promise<Snapshot> {
+    const st = stateOf(lot.id);
+    const s = st.snapshot;
+    const age = s === null ? Number.POSITIVE_INFINITY : clock.now() - s.loadedAt;
+    if (s === null || s.version !== lot.version || age >= maxAgeMs) return load(lot, st);
+    if (age >= maxAgeMs * REFRESH_AT) {
+      load(lot, st).catch((err: unknown) => log.warn({ err, lotId: lot.id }, 'capacity refresh failed'));
+    }
+    return s;
+  }
+
+  return {
+    async quote(lot, vehicleType, w) {
+      const s = await current(lot);
+      const r = bitRange(lot.baseSlot, w);
+      const eligible = new Set<string>(ELIGIBLE_SPOT_TYPES[vehicleType]);
+      let total = 0;
+      let available = 0;
+      for (const spot of s.spots.values()) {
+        if (!eligible.has(spot.types)) continue;
+        total++;
+        if (isFree(spot, r)) available++;
+      }
+      const occupancyPct = total === 0 ? 100 : Math.floor(((total - available) * 100) / total);
+      return { available, total, price: priceWindow(lot.rates, w, lot.timeZone, occupancyPct) };
+    },
+    patch(lotId, spotId, bits, held) {
+      const st = lots.get(lotId);
+      if (st === undefined) return;
+      if (st.snapshot !== null) applyPatch(st.snapshot, spotId, bits, held);
+      if (st.loading !== null) st.replay.push((s) => applyPatch(s, spotId, bits, held));
+    },
+  };
+}

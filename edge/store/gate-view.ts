@@ -1,0 +1,22 @@
+import type { GateLedger } from './ledger.js';
+import type { MirrorStore } from './mirror.js';
+import type { StoreView } from './types.js';
+
+/**
+ * The gate decision reads bookings (the mirror) and who is inside (the ledger). `decide` takes both
+ * as one StoreView so it stays pure and a test can hand it a fake.
+ */
+export function gateView(
+  mirror: Pick<MirrorStore, 'reservationById' | 'reservationsForPlate' | 'bookableFree'>,
+  ledger: Pick<GateLedger, 'insideByPlate' | 'insideByReservation' | 'passbackState' | 'driveupInside'>,
+): StoreView {
+  return {
+    reservationById: (id) => mirror.reservationById(id),
+    reservationsForPlate: (plate, fromMs, toMs) => mirror.reservationsForPlate(plate, fromMs, toMs),
+    bookableFree: (vehicleType, startSlot, endSlot) => mirror.bookableFree(vehicleType, startSlot, endSlot),
+    insideByPlate: (plate) => ledger.insideByPlate(plate),
+    insideByReservation: (reservationId) => ledger.insideByReservation(reservationId),
+    passbackState: (reservationId) => ledger.passbackState(reservationId),
+    driveupInside: () => ledger.driveupInside(),
+  };
+}
