@@ -8,6 +8,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import type { CloudConfig, SyncConfig } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { retirePreviousInstance } from './sync/identity.js';
 import type { CloudSync } from './sync/index.js';
 import { startCloudSyncForApp } from './sync/repo-adapter.js';
 
@@ -53,7 +54,7 @@ export async function createCloud(
         );
       }
     }
-    const sync = config.sync ? await startSync(app, config.sync, logger) : null;
+    const sync = config.sync ? await startSync(app, config.sync, config.dataDir, logger) : null;
     engine = sync?.engine ?? null;
     let closing: Promise<void> | null = null;
     return {
@@ -80,6 +81,7 @@ export async function createCloud(
 async function startSync(
   app: CloudApp,
   sync: SyncConfig,
+  dataDir: string | null,
   logger: Logger,
 ): Promise<NonNullable<Cloud['sync']>> {
   let embedded: EmbeddedBroker | null = null;
@@ -98,12 +100,25 @@ async function startSync(
     brokerUrl = embedded.url;
   }
   try {
+    // MQTT 5 with a session expiry on an external broker (aedes speaks 3.1.1 only).
+    const sessionExpirySec = embedded === null ? (sync.sessionExpirySec ?? 600) : undefined;
+    const login = {
+      url: brokerUrl,
+      username: sync.username,
+      ...(sync.password ? { password: sync.password } : {}),
+    };
+    if (embedded === null)
+      await retirePreviousInstance(
+        dataDir,
+        sync.instanceId,
+        { ...login, protocolVersion: 5 },
+        logger.child({ component: 'cloud-sync' }),
+      );
     const engine = await startCloudSyncForApp(app, {
       mqtt: {
-        url: brokerUrl,
-        username: sync.username,
-        ...(sync.password ? { password: sync.password } : {}),
+        ...login,
         instanceId: sync.instanceId,
+        ...(sessionExpirySec !== undefined ? { sessionExpirySec } : {}),
         sharedSubscription: embedded === null && sync.sharedSubscription,
       },
       logger,

@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { generateSigningKey, signingKeyFromPem } from '../protocol/credential.js';
+import { deriveInstanceId } from './sync/identity.js';
 
 /**
  * Cloud configuration from the environment, validated by zod at start-up. Every variable has a
@@ -52,7 +53,13 @@ export interface SyncConfig {
   embedded: { host: string; port: number; accountsFile: string | null };
   username: string;
   password: string;
+  /** Stable across restarts of this instance (cloud/sync/identity.ts deriveInstanceId). */
   instanceId: string;
+  /**
+   * MQTT 5 session expiry on an external broker: how long the broker keeps this instance's session (and
+   * queue) after it disconnects. Long enough for a restart, short enough to bound a ghost.
+   */
+  sessionExpirySec?: number;
   /** `$share/…` subscriptions so several instances split the up/ load (not on the embedded broker). */
   sharedSubscription: boolean;
 }
@@ -104,6 +111,12 @@ export const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,40}$/)
     .optional(),
   MQTT_SHARED_SUBSCRIPTION: Bool.optional(),
+  MQTT_SESSION_EXPIRY_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .default(600),
   BROKER_HOST: z.string().min(1).default('127.0.0.1'),
   /** 1884, so it does not collide with a system Mosquitto on 1883. */
   BROKER_PORT: Port.default(1884),
@@ -230,18 +243,10 @@ async function syncConfig(e: Env, dataDir: string): Promise<SyncConfig> {
       (e.MQTT_URL === undefined
         ? await persistedSecret(dataDir, 'broker-cloud-password', undefined, secret)
         : ''),
-    instanceId: e.MQTT_INSTANCE_ID ?? defaultInstanceId(),
+    instanceId: deriveInstanceId({ configured: e.MQTT_INSTANCE_ID, hostname: hostname(), dataDir }),
+    sessionExpirySec: e.MQTT_SESSION_EXPIRY_SECONDS,
     sharedSubscription: e.MQTT_SHARED_SUBSCRIPTION ?? e.MQTT_URL !== undefined,
   };
-}
-
-/** Unique per process on a host, so instances sharing a broker do not take each other's session. */
-function defaultInstanceId(): string {
-  return `cloud-${
-    hostname()
-      .replace(/[^A-Za-z0-9_-]/g, '')
-      .slice(0, 24) || 'x'
-  }-${process.pid}`;
 }
 
 /** In-memory configuration for tests and benchmarks: nothing touches the disk. */

@@ -2,6 +2,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock } from '../../protocol/clock.js';
 import type { Logger } from '../../protocol/logger.js';
 import { type BodyOf, type DownChannel, encodeMessage, TOPIC_ROOT, topics } from '../../protocol/mqtt.js';
+import { mqttClientId } from './identity.js';
 import type { CloudMqttOptions } from './ports.js';
 
 export interface CloudLinkOptions {
@@ -53,9 +54,11 @@ export class CloudLink {
   connect(mqttOptions: CloudMqttOptions, on: CloudLinkListeners): void {
     const { log } = this.options;
     const options: IClientOptions = {
-      clientId: `cloud-${mqttOptions.instanceId}`,
+      clientId: mqttClientId(mqttOptions.instanceId),
       clean: false,
-      protocolVersion: 4,
+      ...(mqttOptions.sessionExpirySec !== undefined
+        ? { protocolVersion: 5, properties: { sessionExpiryInterval: mqttOptions.sessionExpirySec } }
+        : { protocolVersion: 4 }),
       keepalive: mqttOptions.keepaliveSec ?? 30,
       reconnectPeriod: mqttOptions.reconnectPeriodMs ?? 1000,
       resubscribe: false,
@@ -79,6 +82,14 @@ export class CloudLink {
       this.connected = false;
     });
     client.on('error', (error) => log.warn({ err: error }, 'mqtt error'));
+    client.on('disconnect', (packet) => {
+      // MQTT 5 "session taken over": another process connected with this instance's client id.
+      if (packet.reasonCode === 0x8e)
+        log.error(
+          { instanceId: mqttOptions.instanceId },
+          'another process uses this MQTT instance id; give each cloud instance its own MQTT_INSTANCE_ID',
+        );
+    });
     client.on('message', (topic, payload, packet) => on.message(topic, payload, packet));
   }
 

@@ -210,8 +210,14 @@ export interface CloudMqttOptions {
   url: string;
   username?: string;
   password?: string;
-  /** Stable per instance so the broker keeps its session across restarts. */
+  /** Stable per instance so the broker keeps its session across restarts (identity.ts). */
   instanceId: string;
+  /**
+   * Connect with MQTT 5 and this session expiry (seconds): the broker ends the session this long after
+   * the instance went away, so an instance that never comes back leaves no ghost in the shared group.
+   * Absent: MQTT 3.1.1 persistent session (the embedded aedes speaks only 3.1.1).
+   */
+  sessionExpirySec?: number;
   /** Use `$share/cloud/...` for up/events and up/request (false on brokers without shared subscriptions). */
   sharedSubscription: boolean;
   keepaliveSec?: number;

@@ -79,3 +79,24 @@ t.test('bad variables are named', async (t) => {
     /SIGNING_KEY_PEM/,
   );
 });
+
+t.test(
+  'the MQTT instance id is stable across restarts, differs per DATA_DIR, and MQTT_INSTANCE_ID wins',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'parkedge-config-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const env = { DATA_DIR: join(dir, 'a'), MQTT_URL: 'mqtt://broker:1883', MQTT_PASSWORD: 'p' };
+    const first = (await loadConfig(env)).sync!;
+    const again = (await loadConfig(env)).sync!;
+    t.equal(again.instanceId, first.instanceId, 'same instance, same id (a restart takes its session back)');
+    t.notMatch(first.instanceId, String(process.pid), 'not derived from the pid');
+    t.equal(first.sessionExpirySec, 600, 'MQTT 5 session expiry by default');
+    const other = (await loadConfig({ ...env, DATA_DIR: join(dir, 'b') })).sync!;
+    t.not(other.instanceId, first.instanceId, 'a second instance on the host (own DATA_DIR) gets its own id');
+    const given = (
+      await loadConfig({ ...env, MQTT_INSTANCE_ID: 'replica-0', MQTT_SESSION_EXPIRY_SECONDS: '60' })
+    ).sync!;
+    t.equal(given.instanceId, 'replica-0');
+    t.equal(given.sessionExpirySec, 60);
+  },
+);

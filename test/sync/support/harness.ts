@@ -84,7 +84,7 @@ export async function cloud(
   url: string,
   acc: Accounts,
   deps: Omit<CloudSyncDeps, 'mqtt' | 'clock' | 'logger'> & Partial<Pick<CloudSyncDeps, 'clock' | 'logger'>>,
-  mqtt: { instanceId?: string; sharedSubscription?: boolean } = {},
+  mqtt: { instanceId?: string; sharedSubscription?: boolean; sessionExpirySec?: number } = {},
 ): Promise<CloudSync> {
   return startCloudSync({
     clock: systemClock,
@@ -97,6 +97,7 @@ export async function cloud(
       password: acc.cloud.password,
       instanceId: mqtt.instanceId ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
       sharedSubscription: mqtt.sharedSubscription ?? false,
+      ...(mqtt.sessionExpirySec !== undefined ? { sessionExpirySec: mqtt.sessionExpirySec } : {}),
       reconnectPeriodMs: 100,
       keepaliveSec: 5,
     },
