@@ -17,6 +17,7 @@ import { idempotencyPlugin } from './plugins/idempotency.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { paymentsPlugin } from './plugins/payments.js';
 import { sweepersPlugin } from './plugins/sweepers.js';
+import { throttlePlugin } from './plugins/throttle.js';
 import { changeLogRepository } from './repositories/changes.js';
 import { lotsRepository } from './repositories/lots.js';
 import { reservationsRepository } from './repositories/reservations.js';
@@ -79,6 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(errorsPlugin);
   await app.register(docsPlugin);
   await app.register(fastifyRateLimit, { global: false });
+  await app.register(throttlePlugin);
   await app.register(usersRepository);
   await app.register(lotsRepository);
   await app.register(changeLogRepository);

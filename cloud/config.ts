@@ -38,8 +38,19 @@ export interface CloudConfig {
   rateLimits: {
     /** Capacity checks per user per minute. */
     capacityPerUserPerMinute: number;
-    /** Reservations per lot per minute. */
+    /** Reservations per lot per minute (counted after validation, after the per-user limit). */
     reservePerLotPerMinute: number;
+    /** Reservations per user per minute; default a twentieth of the per-lot limit. */
+    reservePerUserPerMinute?: number;
+    /** Log-in, register and refresh attempts per client address per minute (default 30). */
+    authPerAddressPerMinute?: number;
+    /** Log-in and register attempts per account (email) per minute (default 10). */
+    authPerAccountPerMinute?: number;
+    /** argon2 hashes in flight per instance (default 4) and requests waiting for one (default 16). */
+    hashConcurrency?: number;
+    hashQueue?: number;
+    /** Where the counters live: this instance's memory (default) or PostgreSQL, shared by all instances. */
+    store?: 'memory' | 'postgres';
   };
   sweepers: { enabled: boolean; holdExpiryEveryMs: number; noShowEveryMs: number };
   /** MQTT sync with the lots; null = no sync (tests that build the app alone). */
@@ -98,6 +109,11 @@ export const EnvSchema = z.object({
   SIGNING_KEY_PEM: z.string().min(40).optional(),
   RATE_LIMIT_CAPACITY_PER_MINUTE: z.coerce.number().int().min(1).default(300),
   RATE_LIMIT_RESERVE_PER_LOT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  RATE_LIMIT_RESERVE_PER_USER_PER_MINUTE: z.coerce.number().int().min(1).default(60),
+  RATE_LIMIT_AUTH_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  AUTH_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
   SWEEPERS: Bool.default(true),
   SYNC: Bool.default(true),
   MQTT_URL: z
@@ -197,6 +213,12 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     rateLimits: {
       capacityPerUserPerMinute: e.RATE_LIMIT_CAPACITY_PER_MINUTE,
       reservePerLotPerMinute: e.RATE_LIMIT_RESERVE_PER_LOT_PER_MINUTE,
+      reservePerUserPerMinute: e.RATE_LIMIT_RESERVE_PER_USER_PER_MINUTE,
+      authPerAddressPerMinute: e.RATE_LIMIT_AUTH_PER_ADDRESS_PER_MINUTE,
+      authPerAccountPerMinute: e.RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE,
+      hashConcurrency: e.AUTH_HASH_CONCURRENCY,
+      hashQueue: e.AUTH_HASH_CONCURRENCY * 4,
+      store: e.RATE_LIMIT_STORE,
     },
     sweepers: { enabled: e.SWEEPERS, holdExpiryEveryMs: 60_000, noShowEveryMs: 15 * 60_000 },
     sync: e.SYNC ? await syncConfig(e, dataDir) : null,
@@ -266,7 +288,13 @@ export function ephemeralConfig(overrides: Partial<CloudConfig> = {}): CloudConf
     },
     payments: { provider: 'sandbox', sandboxSecret: secret() },
     signing: { keyId: 'test1', privatePem: generateSigningKey('test1').privatePem },
-    rateLimits: { capacityPerUserPerMinute: 100_000, reservePerLotPerMinute: 100_000 },
+    rateLimits: {
+      capacityPerUserPerMinute: 100_000,
+      reservePerLotPerMinute: 100_000,
+      reservePerUserPerMinute: 100_000,
+      authPerAddressPerMinute: 100_000,
+      authPerAccountPerMinute: 100_000,
+    },
     sweepers: { enabled: false, holdExpiryEveryMs: 60_000, noShowEveryMs: 15 * 60_000 },
     sync: null,
     ...overrides,

@@ -25,7 +25,7 @@ function registerRoute(app: CloudApi): void {
   app.post(
     '/v1/auth/register',
     {
-      config: { access: 'public' },
+      config: { access: 'public', throttle: 'register' },
       schema: {
         tags: ['auth'],
         summary: 'Register a driver account; returns tokens',
@@ -47,7 +47,7 @@ function tokenRoute(app: CloudApi): void {
   app.post(
     '/v1/auth/token',
     {
-      config: { access: 'public' },
+      config: { access: 'public', throttle: 'login' },
       schema: {
         tags: ['auth'],
         summary: 'Log in with email and password',
@@ -77,7 +77,7 @@ function refreshRoute(app: CloudApi): void {
   app.post(
     '/v1/auth/refresh',
     {
-      config: { access: 'public' },
+      config: { access: 'public', throttle: 'refresh' },
       schema: {
         tags: ['auth'],
         summary: 'Trade a refresh token for new tokens (the old refresh token is spent)',

@@ -34,7 +34,7 @@ interface Outcome {
  * client of lot B) and single gate events (edge A) one by one.
  */
 async function afterRestarts(
-  t: Tap.Test,
+  t: { teardown(fn: () => unknown): void },
   ids: readonly string[],
   opts: { sessionExpirySec?: number; retireDir?: string; events?: number },
 ): Promise<Outcome> {

@@ -8,7 +8,7 @@ import { unwrap } from '../../errors.js';
 import type { CloudApi } from '../api.js';
 import { reservationErrors } from './access.js';
 
-/** POST /v1/reservations: hold a spot, rate-limited per lot (the body names it; else per address). */
+/** POST /v1/reservations: hold a spot; throttled per user, then per lot (cloud/plugins/throttle.ts). */
 export function createReservationRoute(app: CloudApi): void {
   app.post(
     '/v1/reservations',
@@ -16,15 +16,7 @@ export function createReservationRoute(app: CloudApi): void {
       config: {
         access: ['driver', 'partner', 'operator', 'admin'],
         idempotent: true,
-        rateLimit: {
-          max: app.config.rateLimits.reservePerLotPerMinute,
-          timeWindow: 60_000,
-          hook: 'preValidation',
-          keyGenerator: (req) => {
-            const lotId = (req.body as { lotId?: unknown } | undefined)?.lotId;
-            return typeof lotId === 'string' ? `reserve:${lotId.slice(0, 64)}` : `reserve-ip:${req.ip}`;
-          },
-        },
+        throttle: 'reserve',
       },
       schema: {
         tags: ['reservations'],
