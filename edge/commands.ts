@@ -29,6 +29,7 @@ export function commandHandler(deps: {
       reason: command.reason,
       commandId: command.commandId,
     });
+    if (result === null) return { ok: false, detail: `no reservation ${command.reservationId} at this lot` };
     return {
       ok: true,
       detail: result.closedSessionId ? `closed session ${result.closedSessionId}` : 'reset',

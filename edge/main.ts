@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { Command } from 'commander';
 import { systemClock } from '../protocol/clock.js';
 import { createLogger, type Logger } from '../protocol/logger.js';
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
     'starting edge',
   );
 
+  // Before any lane moves: a taken port is one line and exit 1, not a stack after the lanes started.
+  await exitIfPortTaken(config.attendant.host, config.attendant.port);
   let edge: Edge | null = null;
   handleSignals(logger, () => edge);
   const simulated = simulatedLaneIds(config);
@@ -38,7 +41,14 @@ async function main(): Promise<void> {
     processMetrics: true,
     ...(simulated.length > 0 ? { simulator: await simulator() } : {}),
   });
-  await edge.start();
+  try {
+    await edge.start();
+  } catch (e) {
+    // Taken between the check and the listen: the same one line, after putting the lanes back down.
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    await edge.stop().catch(() => {});
+    portTaken(config.attendant.host, config.attendant.port);
+  }
   logger.info(
     { url: edge.url(), mqtt: config.mqtt.url ? 'configured' : 'none (offline-only)' },
     `edge ${config.lotId} running`,
@@ -49,6 +59,25 @@ async function main(): Promise<void> {
         '{"laneId":"…","plate":"…"} — see edge/README.md, "Try a lot without hardware".\n',
     );
   }
+}
+
+function portTaken(host: string, port: number): never {
+  process.stderr.write(
+    `edge: ${host}:${port} is already in use (another edge or program listens there); ` +
+      'choose another with --port or EDGE_PORT\n',
+  );
+  process.exit(1);
+}
+
+/** Exits with one line when nothing can listen on host:port (port 0 = any, always free). */
+async function exitIfPortTaken(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const code = await new Promise<string | null>((resolve) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    probe.listen(port, host, () => probe.close(() => resolve(null)));
+  });
+  if (code === 'EADDRINUSE') portTaken(host, port);
 }
 
 /** hardware-sim running the real drivers; imported lazily so a real lot never loads it. */

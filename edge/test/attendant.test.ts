@@ -192,6 +192,31 @@ t.test('look-ups, occupancy, cash payment, passback reset, alarms, unable-to-col
   t.match(reset.body, { ok: true, closedSessionId: null });
   t.match(s.events().at(-1), { kind: 'passback_reset', reservationId: 'r1', attendant: 'alice' });
   t.equal((await post('/api/passback/r1/reset', {})).status, 400, 'reason required');
+  const before = s.events().length;
+  const unknown = await post('/api/passback/no-such-booking/reset', { reason: 'typo in the id' });
+  t.equal(unknown.status, 404, 'an unknown reservation is not found');
+  t.equal(s.events().length, before, 'nothing recorded or sent upstream for it');
+  const audited = (await get('/api/audit?limit=50')).body.entries as Array<{ target: string | null }>;
+  t.notOk(
+    audited.some((a) => a.target === 'no-such-booking'),
+    'nor audited',
+  );
+
+  // A drive-up inside (so refused as "already inside" at the entry) is reset by its session.
+  void s.entry.vehicleArrives('PB0001', { misread: false });
+  await s.run(400 + 4000 + 1200);
+  void s.entry.driveThrough();
+  await s.run(3000);
+  const pbSession = s.edge.store.ledger.insideByPlate('PB0001')!.id;
+  const bySession = await post(`/api/passback/session/${pbSession}/reset`, { reason: 'it left on foot' });
+  t.match(bySession.body, { ok: true, closedSessionId: pbSession });
+  t.match(s.events().at(-1), { kind: 'passback_reset', reservationId: null, sessionId: pbSession });
+  t.equal(s.edge.store.ledger.insideByPlate('PB0001'), undefined, 'no longer inside: it can enter again');
+  t.equal(
+    (await post(`/api/passback/session/${pbSession}/reset`, { reason: 'again' })).status,
+    404,
+    'a closed session is not found',
+  );
 
   // Alarms: a tailgate, acknowledged once.
   s.entry.jamArm(true);
@@ -497,6 +522,10 @@ t.test(
     await s.run(3000);
     const sessionId = s.edge.store.ledger.insideByPlate('AUD001')!.id;
     await post(`/api/sessions/${sessionId}/cash`, {});
+    const mirror = s.edge.store.mirror;
+    mirror.applyChanges([
+      change(mirror.getCursor() + 1, reservation({ id: 'r-9', plate: 'R9', startMs: T0, endMs: T0 + HOUR })),
+    ]);
     await post('/api/passback/r-9/reset', { reason: 'left while the exit was broken' });
     const alarmId = s.edge.store.attendants.alarms({ openOnly: true, limit: 1 })[0]!.id;
     await post(`/api/alarms/${alarmId}/ack`, { note: 'camera cable fixed' });

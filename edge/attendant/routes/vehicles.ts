@@ -83,10 +83,10 @@ function passbackResetRoute(api: AttendantApi, { edge, who }: RouteDeps): void {
       schema: {
         params: S.ReservationParams,
         body: S.PassbackResetBody,
-        response: { 200: S.PassbackResetReply },
+        response: { 200: S.PassbackResetReply, 404: S.ErrorBody },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const result = edge.store.ledger.resetPassback({
         atMs: edge.clock.now(),
         reservationId: request.params.reservationId,
@@ -94,6 +94,31 @@ function passbackResetRoute(api: AttendantApi, { edge, who }: RouteDeps): void {
         reason: request.body.reason,
         commandId: null,
       });
+      if (result === null)
+        return reply.code(404).send({ error: 'not_found', message: 'this lot knows no such reservation' });
+      return { ok: true, closedSessionId: result.closedSessionId, eventId: result.event.eventId };
+    },
+  );
+  // A drive-up refused as "already inside" has no reservation: reset by its vehicle session.
+  api.post(
+    '/api/passback/session/:sessionId/reset',
+    {
+      schema: {
+        params: S.SessionParams,
+        body: S.PassbackResetBody,
+        response: { 200: S.PassbackResetReply, 404: S.ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const result = edge.store.ledger.resetPassbackBySession({
+        atMs: edge.clock.now(),
+        sessionId: request.params.sessionId,
+        attendant: who(request).username,
+        reason: request.body.reason,
+        commandId: null,
+      });
+      if (result === null)
+        return reply.code(404).send({ error: 'not_found', message: 'no vehicle inside with this session' });
       return { ok: true, closedSessionId: result.closedSessionId, eventId: result.event.eventId };
     },
   );
