@@ -52,7 +52,22 @@ export interface CloudConfig {
     /** Where the counters live: this instance's memory (default) or PostgreSQL, shared by all instances. */
     store?: 'memory' | 'postgres';
   };
-  sweepers: { enabled: boolean; holdExpiryEveryMs: number; noShowEveryMs: number };
+  sweepers: {
+    enabled: boolean;
+    holdExpiryEveryMs: number;
+    noShowEveryMs: number;
+    /** How often `lot_changes` is pruned. */
+    changeLogEveryMs: number;
+    /** Change-log entries older than this are pruned; an edge further behind resyncs by snapshot. */
+    changeLogRetentionDays: number;
+  };
+  /** Credential signing key rotation (cloud/repositories/signing-keys.ts). */
+  keys: {
+    /** How long a rotated-out key still verifies (QRs it signed stay valid offline until then). */
+    rotationGraceDays: number;
+    /** How often an instance re-reads the key ring (picks up another instance's rotation). */
+    refreshMs: number;
+  };
   /** MQTT sync with the lots; null = no sync (tests that build the app alone). */
   sync: SyncConfig | null;
 }
@@ -115,6 +130,8 @@ export const EnvSchema = z.object({
   AUTH_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
   SWEEPERS: Bool.default(true),
+  CHANGE_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  KEY_ROTATION_GRACE_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   SYNC: Bool.default(true),
   MQTT_URL: z
     .string()
@@ -220,7 +237,14 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
       hashQueue: e.AUTH_HASH_CONCURRENCY * 4,
       store: e.RATE_LIMIT_STORE,
     },
-    sweepers: { enabled: e.SWEEPERS, holdExpiryEveryMs: 60_000, noShowEveryMs: 15 * 60_000 },
+    sweepers: {
+      enabled: e.SWEEPERS,
+      holdExpiryEveryMs: 60_000,
+      noShowEveryMs: 15 * 60_000,
+      changeLogEveryMs: 60 * 60_000,
+      changeLogRetentionDays: e.CHANGE_LOG_RETENTION_DAYS,
+    },
+    keys: { rotationGraceDays: e.KEY_ROTATION_GRACE_DAYS, refreshMs: 60_000 },
     sync: e.SYNC ? await syncConfig(e, dataDir) : null,
   };
 }
@@ -295,7 +319,14 @@ export function ephemeralConfig(overrides: Partial<CloudConfig> = {}): CloudConf
       authPerAddressPerMinute: 100_000,
       authPerAccountPerMinute: 100_000,
     },
-    sweepers: { enabled: false, holdExpiryEveryMs: 60_000, noShowEveryMs: 15 * 60_000 },
+    sweepers: {
+      enabled: false,
+      holdExpiryEveryMs: 60_000,
+      noShowEveryMs: 15 * 60_000,
+      changeLogEveryMs: 60 * 60_000,
+      changeLogRetentionDays: 30,
+    },
+    keys: { rotationGraceDays: 30, refreshMs: 60_000 },
     sync: null,
     ...overrides,
   };

@@ -2,12 +2,15 @@ import { definePlugin } from '../plugin.js';
 
 /**
  * Background sweepers: hold expiry every minute (also settles leftover payments and prunes old
- * idempotency keys), no-show every 15 minutes. Each run takes a PostgreSQL advisory lock, so one
+ * idempotency keys), no-show every 15 minutes, change-log retention every hour (entries older than
+ * CHANGE_LOG_RETENTION_DAYS are deleted; an edge further behind resyncs by snapshot). Each run takes a PostgreSQL advisory lock, so one
  * instance sweeps at a time; a run is idempotent. Time comes from the injected clock.
  */
 export interface Sweepers {
   runHoldExpiry(nowMs?: number): Promise<number | null>;
   runNoShow(nowMs?: number): Promise<number | null>;
+  /** Prunes `lot_changes` past the retention; null when another instance is at it. */
+  runChangeLogPrune(nowMs?: number): Promise<number | null>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -20,7 +23,8 @@ declare module 'fastify' {
 
 export const sweepersPlugin = definePlugin(
   async (app) => {
-    const { clock, reservations, config } = app;
+    const { clock, reservations, config, changes, metrics } = app;
+    const retentionMs = config.sweepers.changeLogRetentionDays * 24 * 60 * 60_000;
     const log = app.log.child({ component: 'sweepers' });
     const timers: NodeJS.Timeout[] = [];
     const running = new Set<Promise<unknown>>();
@@ -36,6 +40,13 @@ export const sweepersPlugin = definePlugin(
       },
       runNoShow(nowMs = clock.now()) {
         return reservations.markNoShows(nowMs);
+      },
+      async runChangeLogPrune(nowMs = clock.now()) {
+        const n = await changes.prune(nowMs - retentionMs, nowMs);
+        metrics.sweeps.inc({ sweeper: 'change_log', outcome: n === null ? 'skipped' : 'ran' });
+        if (n)
+          log.info({ pruned: n, retentionDays: config.sweepers.changeLogRetentionDays }, 'change log pruned');
+        return n;
       },
       start() {
         const every = (ms: number, name: string, run: () => Promise<unknown>) => {
@@ -56,6 +67,7 @@ export const sweepersPlugin = definePlugin(
         };
         every(config.sweepers.holdExpiryEveryMs, 'hold_expiry', () => sweepers.runHoldExpiry());
         every(config.sweepers.noShowEveryMs, 'no_show', () => sweepers.runNoShow());
+        every(config.sweepers.changeLogEveryMs, 'change_log', () => sweepers.runChangeLogPrune());
       },
       async stop() {
         for (const t of timers.splice(0)) clearInterval(t);
@@ -66,5 +78,5 @@ export const sweepersPlugin = definePlugin(
     if (config.sweepers.enabled) app.addHook('onReady', async () => sweepers.start());
     app.addHook('onClose', async () => sweepers.stop());
   },
-  { name: 'sweepers', dependencies: ['core', 'repo-reservations'] },
+  { name: 'sweepers', dependencies: ['core', 'repo-reservations', 'repo-changes'] },
 );

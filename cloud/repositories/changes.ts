@@ -40,7 +40,30 @@ export interface ChangeLog {
   changesSince(lotId: string, fromSeq: number, limit: number): Promise<Change[]>;
   /** The newest seq of the lot (0 when nothing changed yet, or the lot is unknown). */
   headSeq(lotId: string): Promise<number>;
+  /**
+   * Deletes every lot's entries recorded before `cutoffMs` and raises the lot's `lot_log_floor` to
+   * the highest seq deleted, so a resync from below it is answered with a snapshot. One runner at a
+   * time across instances (advisory lock): returns the number of entries deleted, or null when
+   * another instance is pruning.
+   */
+  prune(cutoffMs: number, nowMs: number): Promise<number | null>;
 }
+
+/**
+ * By seq, not by time alone: the floor is the highest seq recorded before the cutoff and everything
+ * up to it goes, so what is kept is always a contiguous tail of the lot's log ($1 cutoff, $2 now).
+ */
+const PRUNE_SQL = `with cut as (
+    select lot_id, max(seq) as floor_seq from lot_changes
+     where seq is not null and at < $1::timestamptz group by lot_id
+  ), floors as (
+    insert into lot_log_floor (lot_id, floor_seq, updated_at)
+    select lot_id, floor_seq, $2::timestamptz from cut
+    on conflict (lot_id) do update
+      set floor_seq = greatest(lot_log_floor.floor_seq, excluded.floor_seq), updated_at = excluded.updated_at
+    returning lot_id, floor_seq
+  )
+  delete from lot_changes c using floors f where c.lot_id = f.lot_id and c.seq <= f.floor_seq`;
 
 const Row = z.object({ seq: z.number(), at: z.date(), reason: z.string(), reservation: z.unknown() });
 
@@ -66,6 +89,22 @@ export function createChangeLog(db: Database): ChangeLog {
     async headSeq(lotId) {
       const rows = await db.rows<{ seq: number }>('select seq from lot_seq where lot_id = $1', [lotId]);
       return rows[0]?.seq ?? 0;
+    },
+    prune(cutoffMs, nowMs) {
+      return db.session(async (client) => {
+        const got = await client.query<{ ok: boolean }>(
+          `select pg_try_advisory_lock(hashtext('parkedge.sweep.change_log:' || current_schema())) as ok`,
+        );
+        if (!got.rows[0]?.ok) return null;
+        try {
+          const r = await client.query(PRUNE_SQL, [toIso(cutoffMs), toIso(nowMs)]);
+          return r.rowCount ?? 0;
+        } finally {
+          await client.query(
+            `select pg_advisory_unlock(hashtext('parkedge.sweep.change_log:' || current_schema()))`,
+          );
+        }
+      });
     },
   };
 }
