@@ -21,6 +21,7 @@ import { throttlePlugin } from './plugins/throttle.js';
 import { changeLogRepository } from './repositories/changes.js';
 import { lotsRepository } from './repositories/lots.js';
 import { reservationsRepository } from './repositories/reservations.js';
+import { signingKeysRepository } from './repositories/signing-keys.js';
 import { usersRepository } from './repositories/users.js';
 import { authRoutes } from './routes/auth.js';
 import { type FleetSync, fleetRoutes } from './routes/fleet.js';
@@ -87,6 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(authPlugin);
   await app.register(idempotencyPlugin);
   await app.register(paymentsPlugin, { provider: deps.payments });
+  await app.register(signingKeysRepository);
   await app.register(reservationsRepository);
   await app.register(sweepersPlugin);
 

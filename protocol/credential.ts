@@ -42,11 +42,15 @@ export interface PublicKeyEntry {
   keyId: string;
   /** base64url of the raw 32-byte Ed25519 public key. */
   publicKey: string;
+  /** Validity window (ISO 8601): signatures count from notBefore until notAfter; absent = open. */
+  notBefore?: string | null | undefined;
+  notAfter?: string | null | undefined;
 }
 
 export type CredentialRefusal =
   | 'malformed'
   | 'unknown_key'
+  | 'key_expired'
   | 'bad_signature'
   | 'wrong_lot'
   | 'too_early'
@@ -251,9 +255,22 @@ export function importPublicKey(entry: PublicKeyEntry): KeyObject | null {
 
 type Refused = { reason: CredentialRefusal; message: string };
 
+/** Whether `nowMs` lies in the key's window [notBefore, notAfter); an unparsable bound fails closed. */
+export function keyInWindow(entry: PublicKeyEntry, nowMs: number): boolean {
+  if (entry.notBefore != null) {
+    const from = Date.parse(entry.notBefore);
+    if (!(from <= nowMs)) return false;
+  }
+  if (entry.notAfter != null) {
+    const until = Date.parse(entry.notAfter);
+    if (!(nowMs < until)) return false;
+  }
+  return true;
+}
+
 /**
- * Full gate check: well-formed, signed by a known key, for this lot, and now within
- * [start - early-arrival allowance, end). The signature is checked before any claim is trusted.
+ * Full gate check: well-formed, signed by a known key inside its validity window (else
+ * `key_expired`), for this lot, and now within [start - early-arrival allowance, end). The signature is checked before any claim is trusted.
  * Revocations (cancelled reservations) are the caller's job: it knows which rids are revoked.
  */
 export function verifyCredential(
@@ -264,11 +281,16 @@ export function verifyCredential(
   const d = decodeParts(text);
   if (d === null) return err({ reason: 'malformed', message: 'not a parking credential' });
   let known = false;
+  let outOfWindow = false;
   let valid = false;
   for (const entry of keys) {
     if (entry.keyId !== d.keyId) continue;
     const key = importPublicKey(entry);
     if (key === null) continue;
+    if (!keyInWindow(entry, expect.nowMs)) {
+      outOfWindow = true;
+      continue;
+    }
     known = true;
     try {
       valid = verify(null, d.signed, key, d.signature);
@@ -277,6 +299,8 @@ export function verifyCredential(
     }
     if (valid) break;
   }
+  if (!known && outOfWindow)
+    return err({ reason: 'key_expired', message: `signing key ${d.keyId} is not valid at this time` });
   if (!known) return err({ reason: 'unknown_key', message: `signing key ${d.keyId} is not known here` });
   if (!valid) return err({ reason: 'bad_signature', message: 'credential signature is not valid' });
   const c = d.claims;

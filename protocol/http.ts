@@ -334,6 +334,22 @@ export const QrQuery = z.object({ format: z.enum(['png', 'svg']).default('png') 
 
 export const KeysResponse = z.object({ keys: z.array(PublicKeySchema) });
 
+/** A signing key as the admin sees it (never the private half). */
+export const SigningKeyView = PublicKeySchema.extend({
+  notBefore: IsoTimestamp,
+  notAfter: IsoTimestamp.nullable(),
+  revoked: z.boolean(),
+});
+export const SigningKeyList = z.object({ keys: z.array(SigningKeyView) });
+export const RotateKeysBody = z
+  .object({
+    /** How long the current key keeps verifying; default KEY_ROTATION_GRACE_DAYS. */
+    graceDays: z.number().int().min(0).max(3650).optional(),
+  })
+  .default({});
+export const RotateKeysResponse = z.object({ current: SigningKeyView, retired: SigningKeyView.nullable() });
+export const KeyIdParams = z.object({ kid: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/) });
+
 // ---------------------------------------------------------------------------------------------
 // Gate facts (lots without an edge controller)
 

@@ -87,7 +87,17 @@ export type Change = z.infer<typeof ChangeSchema>;
 
 export const ChangesBody = z.object({ changes: z.array(ChangeSchema).min(1).max(2000) });
 
-export const PublicKeySchema = z.object({ keyId: Id, publicKey: z.string().min(1).max(128) });
+/**
+ * A credential verification key. With a window, the edge accepts its signatures only from notBefore
+ * until notAfter (exclusive), also offline; absent or null = unbounded on that side. Keys the cloud
+ * revoked are not sent: a lot drops them with the next config.
+ */
+export const PublicKeySchema = z.object({
+  keyId: Id,
+  publicKey: z.string().min(1).max(128),
+  notBefore: IsoTimestamp.nullable().optional(),
+  notAfter: IsoTimestamp.nullable().optional(),
+});
 
 export const ConfigBody = z.object({
   version: z.number().int().nonnegative(),

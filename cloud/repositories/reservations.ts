@@ -1,4 +1,4 @@
-import { signingKeyFromPem } from '../../protocol/credential.js';
+import { type SigningKey, signingKeyFromPem } from '../../protocol/credential.js';
 import { definePlugin } from '../plugin.js';
 import { createSpotAllocation } from './reservations/allocation.js';
 import { createCapacityCache } from './reservations/capacity.js';
@@ -45,9 +45,13 @@ export type {
 /** How old a capacity answer may be (other instances' bookings show within this). */
 const CAPACITY_MAX_AGE_MS = 1000;
 
-export function createReservationRepository(deps: ReservationDeps): ReservationRepository {
-  const ctx = reservationContext(deps);
-  const signingKey = signingKeyFromPem(deps.signing.keyId, deps.signing.privatePem);
+/** `signingKey`: the key ring's live signer; default: the configured key alone. */
+export function createReservationRepository(
+  deps: ReservationDeps & { signingKey?: SigningKey },
+): ReservationRepository {
+  const { signingKey: ringSigner, ...rest } = deps;
+  const ctx = reservationContext(rest);
+  const signingKey = ringSigner ?? signingKeyFromPem(deps.signing.keyId, deps.signing.privatePem);
   const capacity = createCapacityCache({
     db: ctx.db,
     clock: ctx.clock,
@@ -101,12 +105,13 @@ export const reservationsRepository = definePlugin(
         payments: app.payments,
         lots: app.lots,
         signing: app.config.signing,
+        signingKey: app.signingKeys.signer,
         sequencer: app.changeSequencer,
       }),
     );
   },
   {
     name: 'repo-reservations',
-    dependencies: ['core', 'db', 'metrics', 'payments', 'repo-lots', 'repo-changes'],
+    dependencies: ['core', 'db', 'metrics', 'payments', 'repo-lots', 'repo-changes', 'repo-signing-keys'],
   },
 );

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../../protocol/clock.js';
-import { publicEntryOf, signingKeyFromPem } from '../../protocol/credential.js';
 import { ACTIVE_STATUSES } from '../../protocol/domain.js';
 import type { Logger } from '../../protocol/logger.js';
 import { ConfigBody } from '../../protocol/mqtt.js';
@@ -152,19 +151,24 @@ export function pgChangeNotifications(
 }
 
 export function configSourcePort(app: FastifyInstance): ConfigSource {
-  const { db } = app;
-  const keys = () => [
-    publicEntryOf(signingKeyFromPem(app.config.signing.keyId, app.config.signing.privatePem)),
-  ];
+  const { db, signingKeys } = app;
+  // A lot's config version = its own version + the key ring's generation: both only grow, so a
+  // rotation or revocation republishes every lot's config with the new key list.
   return {
     async versions() {
+      await signingKeys.refresh();
+      const generation = signingKeys.generation();
       const rows = await db.rows<{ id: string; version: number }>('select id, version from lots order by id');
-      return rows.map((r) => ({ lotId: r.id, version: Number(r.version) }));
+      return rows.map((r) => ({ lotId: r.id, version: Number(r.version) + generation }));
     },
     async config(lotId): Promise<LotConfigMessage | null> {
       const config = await app.lots.config(lotId);
       if (!config) return null;
-      const body = { ...config, publicKeys: keys() };
+      const body = {
+        ...config,
+        version: config.version + signingKeys.generation(),
+        publicKeys: signingKeys.publicKeys(app.clock.now()),
+      };
       return ConfigBody.parse(body);
     },
   };
