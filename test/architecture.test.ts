@@ -86,7 +86,9 @@ const area = (path: string): string => path.split('/')[0]!;
 
 /** bench/, demo/, test/ and any test/ folder inside an area may import anything. */
 export function isExempt(path: string): boolean {
-  return ['bench', 'demo', 'test'].includes(area(path)) || path.split('/').slice(1, -1).includes('test');
+  return (
+    ['bench', 'demo', 'sim', 'test'].includes(area(path)) || path.split('/').slice(1, -1).includes('test')
+  );
 }
 
 /** Why `edge` breaks the rule, or null when it does not. */

@@ -66,7 +66,7 @@ export class CloudLink {
       password: mqttOptions.password,
       ...(mqttOptions.tls ?? {}),
     };
-    const client = mqtt.connect(mqttOptions.url, options);
+    const client = (mqttOptions.connect ?? mqtt.connect)(mqttOptions.url, options);
     this.client = client;
     client.on('connect', () => {
       (async () => {

@@ -223,7 +223,12 @@ export interface CloudMqttOptions {
   keepaliveSec?: number;
   reconnectPeriodMs?: number;
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
+  /** Seam: opens the connection (default mqtt.connect); the simulation passes its simulated broker's. */
+  connect?: MqttConnect;
 }
+
+/** How a link opens its MQTT connection (mqtt.connect's shape). */
+export type MqttConnect = (url: string, options: import('mqtt').IClientOptions) => import('mqtt').MqttClient;
 
 export interface CloudSyncTuning {
   /** Relay poll period (fallback for lost notifications). Default 1000 ms. */

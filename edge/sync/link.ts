@@ -61,7 +61,7 @@ export class EdgeLink {
       will: { topic: topics.up(lotId, 'status'), payload: offlineStatus, qos: 1, retain: true },
       ...(mqttOptions.tls ?? {}),
     };
-    const client = mqtt.connect(mqttOptions.url, options);
+    const client = (mqttOptions.connect ?? mqtt.connect)(mqttOptions.url, options);
     this.client = client;
     client.on('connect', () => on.connect());
     client.on('close', () => on.close());

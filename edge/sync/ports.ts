@@ -88,6 +88,8 @@ export interface EdgeMqttOptions {
   connectTimeoutMs?: number;
   /** TLS material when the URL is mqtts:// (passed to mqtt.js as is). */
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
+  /** Seam: opens the connection (default mqtt.connect); the simulation passes its simulated broker's. */
+  connect?: (url: string, options: import('mqtt').IClientOptions) => import('mqtt').MqttClient;
 }
 
 export interface EdgeSyncTuning {
