@@ -61,16 +61,16 @@ function offlineAdmissions(w: World): Violation[] {
     let rows: Array<{ kind: string; pool: string | null; reservation_id: string | null; credential: string }>;
     try {
       rows = e.store.db
-        .prepare('SELECT kind, pool, reservation_id, credential FROM sessions WHERE exited_at IS NULL')
+        .prepare('SELECT kind, pool, coalesce(overflow_reservation_id, reservation_id) AS reservation_id, credential FROM sessions WHERE exited_at IS NULL')
         .all() as typeof rows;
     } catch {
       continue; // the file is being closed by a crash
     }
-    const driveups = rows.filter((r) => r.kind === 'driveup' && r.credential !== 'manual').length;
+    const driveups = rows.filter((r) => r.kind === 'driveup' && r.credential !== 'attendant').length;
     if (driveups > l.driveupPool)
       out.push({
         invariant: 'offline-admissions',
-        detail: `${l.lotId}: ${driveups} drive-ups inside, pool ${l.driveupPool}`,
+        detail: `${l.lotId}: ${driveups} drive-ups inside, pool ${l.driveupPool} (${rows.map((r) => `${r.kind}/${r.credential}`).join(' ')})`,
       });
     for (const r of rows.filter((x) => x.kind === 'overflow')) {
       const granted = r.reservation_id ? w.model.reservations.get(r.reservation_id) : undefined;

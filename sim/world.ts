@@ -31,6 +31,8 @@ export interface SimOptions {
   instanceIds?: InstanceIdPolicy;
   /** Simulated time allowed after healing for every request to be answered and every outbox drained. */
   quiescenceMs?: number;
+  /** Restart the cloud this many times right after boot (besides the seed's own faults). */
+  cloudRestarts?: number;
 }
 
 export interface SimResult {
@@ -134,6 +136,12 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     await startCloud(w, policy, root);
     for (const l of w.lots) await startEdge(w, l);
     await fake.tickAsync(5000);
+    for (let i = 0; i < (options.cloudRestarts ?? 0); i++) {
+      count(w, 'cloud_restart');
+      killCloud(w);
+      await startCloud(w, policy, root);
+      await fake.tickAsync(2000);
+    }
     const chaos = chaosProfile(random);
     for (let step = 0; step < options.steps; step++) {
       await doStep(w, chaos, policy, root, step);
