@@ -61,7 +61,9 @@ function offlineAdmissions(w: World): Violation[] {
     let rows: Array<{ kind: string; pool: string | null; reservation_id: string | null; credential: string }>;
     try {
       rows = e.store.db
-        .prepare('SELECT kind, pool, coalesce(overflow_reservation_id, reservation_id) AS reservation_id, credential FROM sessions WHERE exited_at IS NULL')
+        .prepare(
+          'SELECT kind, pool, coalesce(overflow_reservation_id, reservation_id) AS reservation_id, credential FROM sessions WHERE exited_at IS NULL',
+        )
         .all() as typeof rows;
     } catch {
       continue; // the file is being closed by a crash
