@@ -138,7 +138,12 @@ function barrierSafety(w: World): Violation[] {
     for (const s of l.lanesSeen) {
       const v = s.safetyViolations();
       if (v.length > 0)
-        return [{ invariant: 'barrier-safety', detail: `${l.lotId}/${s.laneId}: ${v[0]!.kind}` }];
+        return [
+          {
+            invariant: 'barrier-safety',
+            detail: `${l.lotId}/${s.laneId}: ${v[0]!.kind} at +${v[0]!.at - 1_748_844_000_000} ms (incarnation ${l.lanesSeen.indexOf(s) >> 1})`,
+          },
+        ];
       if (!l.bootChecked.has(s)) {
         l.bootChecked.add(s);
         const relay = s.pins.relay.pin;
