@@ -9,6 +9,7 @@ import type { Database } from './db/database.js';
 import { type CloudMetrics, createMetrics } from './metrics.js';
 import type { PaymentProvider } from './payments/provider.js';
 import { authPlugin } from './plugins/auth.js';
+import { businessMetricsPlugin } from './plugins/business-metrics.js';
 import { corePlugin } from './plugins/core.js';
 import { dbPlugin } from './plugins/db.js';
 import { docsPlugin } from './plugins/docs.js';
@@ -29,6 +30,7 @@ import { gateRoutes } from './routes/gate.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { lotRoutes } from './routes/lots.js';
+import { reportRoutes } from './routes/reports.js';
 import { reservationRoutes } from './routes/reservations.js';
 
 /** Everything the app needs from outside. Nothing is read from module state or the environment. */
@@ -78,6 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(corePlugin, { config: deps.config, clock: deps.clock, random: deps.random });
   await app.register(dbPlugin, { db: deps.db });
   await app.register(metricsPlugin, { metrics: deps.metrics ?? createMetrics() });
+  await app.register(businessMetricsPlugin);
   await app.register(errorsPlugin);
   await app.register(docsPlugin);
   await app.register(fastifyRateLimit, { global: false });
@@ -99,5 +102,6 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(reservationRoutes);
   await app.register(gateRoutes);
   await app.register(fleetRoutes, { sync: deps.fleet ?? (() => null) });
+  await app.register(reportRoutes);
   return app;
 }

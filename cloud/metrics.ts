@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The cloud's Prometheus metrics, one Registry per app instance (no global registry). */
 export interface CloudMetrics {
@@ -13,6 +13,30 @@ export interface CloudMetrics {
   readonly sweeps: Counter<'sweeper' | 'outcome'>;
   readonly payments: Counter<'kind' | 'outcome'>;
   readonly idempotentReplays: Counter;
+  /**
+   * Money that moved, minor units, by payment kind (capture, overstay, refund) and currency; counted
+   * when the payment succeeds. Net revenue = capture + overstay − refund (cash is in the reports).
+   */
+  readonly revenue: Counter<'kind' | 'currency'>;
+  /**
+   * The notifications outbox (filled by the notifications component, which sets these): messages
+   * waiting, age of the oldest waiting, sends and failures by channel.
+   */
+  readonly notifications: {
+    readonly outboxDepth: Gauge;
+    readonly oldestAgeSeconds: Gauge;
+    readonly sent: Counter<'channel'>;
+    readonly failures: Counter<'channel'>;
+  };
+}
+
+/** Count a succeeded payment in the revenue counter. */
+export function countRevenue(
+  metrics: Pick<CloudMetrics, 'revenue'>,
+  kind: 'capture' | 'overstay' | 'refund',
+  money: { amount: number; currency: string },
+): void {
+  if (money.amount > 0) metrics.revenue.inc({ kind, currency: money.currency }, Number(money.amount));
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): CloudMetrics {
@@ -69,5 +93,35 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Cloud
       help: 'Responses replayed for a repeated Idempotency-Key',
       registers,
     }),
+    revenue: new Counter({
+      name: 'parkedge_cloud_revenue_minor_total',
+      help: 'Succeeded payments in minor units by kind (capture, overstay, refund) and currency',
+      labelNames: ['kind', 'currency'],
+      registers,
+    }),
+    notifications: {
+      outboxDepth: new Gauge({
+        name: 'parkedge_cloud_notifications_outbox_depth',
+        help: 'Notifications waiting to be sent',
+        registers,
+      }),
+      oldestAgeSeconds: new Gauge({
+        name: 'parkedge_cloud_notifications_outbox_oldest_seconds',
+        help: 'Age of the oldest notification waiting to be sent',
+        registers,
+      }),
+      sent: new Counter({
+        name: 'parkedge_cloud_notifications_sent_total',
+        help: 'Notifications sent, by channel',
+        labelNames: ['channel'],
+        registers,
+      }),
+      failures: new Counter({
+        name: 'parkedge_cloud_notification_failures_total',
+        help: 'Notification send attempts that failed, by channel',
+        labelNames: ['channel'],
+        registers,
+      }),
+    },
   };
 }

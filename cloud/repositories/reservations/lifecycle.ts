@@ -4,6 +4,7 @@ import type { Money } from '../../../protocol/money.js';
 import { ok, type Result } from '../../../protocol/result.js';
 import { type Refusal, refuse } from '../../errors.js';
 import { newId } from '../../ids.js';
+import { countRevenue } from '../../metrics.js';
 import type { SpotAllocation } from './allocation.js';
 import type { ReservationContext } from './context.js';
 import type { PaymentSettlement } from './payments.js';
@@ -154,13 +155,17 @@ async function confirmPaid(env: LifecycleEnv, row: ReservationRow, paid: Paid, a
       ...confirmation(env, row, paid),
     });
     if (confirmed !== null) {
+      countRevenue(env.metrics, 'capture', amount);
       await env.sequencer.kick();
       return ok(toView(confirmed));
     }
   }
   // Otherwise look at the row under its lock: expired meanwhile, or someone else moved it.
   const outcome = await confirmUnderLock(env, row.id, paid, at);
-  if (outcome.kind === 'confirmed') return ok(toView(outcome.row));
+  if (outcome.kind === 'confirmed') {
+    countRevenue(env.metrics, 'capture', amount);
+    return ok(toView(outcome.row));
+  }
   const refunded = await payments
     .refund({ paymentRef: paid.paymentRef, amount, idempotencyKey: `void:${paid.paymentRef}` })
     .catch((e: unknown) => ({ ok: false as const, error: { message: String(e) } }));

@@ -1,5 +1,6 @@
 import { ok, type Result } from '../../../protocol/result.js';
 import { toIso } from '../../../protocol/slots.js';
+import { countRevenue } from '../../metrics.js';
 import type { ReservationContext } from './context.js';
 
 /**
@@ -87,6 +88,7 @@ export function createPaymentSettlement(
       ],
     );
     metrics.payments.inc({ kind: p.kind, outcome: status });
+    if (status === 'succeeded') countRevenue(metrics, p.kind, p);
     return status;
   }
 

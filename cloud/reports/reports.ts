@@ -1,0 +1,266 @@
+import type {
+  NoShowsReport,
+  OccupancyPool,
+  OccupancyReport,
+  ReportBucket,
+  RevenueFigures,
+  RevenueReport,
+  UsageReport,
+} from '../../protocol/reports.js';
+import type { Queryable } from '../db/database.js';
+import { type Boundary, bucketBase, reportBuckets } from './buckets.js';
+import { occupancyBuckets, type Stay } from './occupancy.js';
+
+/**
+ * The four reports, computed from the facts: the gate events the lot reported (entries, exits) and
+ * what their effects recorded (`lot_cash_payments`, `lot_gate_charges`, `lot_debts`), the
+ * reservations and the payments — never from counters. Every statement is scoped to one lot and a
+ * range of whole buckets, and runs on the existing indexes: gate_events (lot_id, kind, at),
+ * reservations (lot_id, status, start_at), payments (reservation_id, kind), the sync tables'
+ * (lot_id, event_id) keys.
+ */
+
+export interface ReportLot {
+  id: string;
+  timeZone: string;
+  /** The lot's own currency: always listed, first, even when nothing was paid. */
+  currency: string;
+}
+
+export interface ReportRange {
+  from: string;
+  to: string;
+  bucket: ReportBucket;
+}
+
+interface Frame {
+  lotId: string;
+  timeZone: string;
+  bucket: ReportBucket;
+  from: string;
+  to: string;
+  bounds: Boundary[];
+}
+
+async function frame(q: Queryable, lot: ReportLot, range: ReportRange): Promise<Frame> {
+  const { bounds } = await reportBuckets(q, lot.timeZone, range.from, range.to, range.bucket);
+  return {
+    lotId: lot.id,
+    timeZone: lot.timeZone,
+    bucket: range.bucket,
+    from: bounds[0]!.label,
+    to: bounds[bounds.length - 1]!.label,
+    bounds,
+  };
+}
+
+/** $1 lot, $2 the boundaries, $3 first, $4 last: the parameters every report statement takes. */
+function params(f: Frame): unknown[] {
+  const b = f.bounds.map((x) => new Date(x.ms).toISOString());
+  return [f.lotId, b, b[0], b[b.length - 1]];
+}
+
+const header = (f: Frame) => ({
+  lotId: f.lotId,
+  timeZone: f.timeZone,
+  bucket: f.bucket,
+  from: f.from,
+  to: f.to,
+});
+
+const count = (f: Frame) => f.bounds.length - 1;
+
+// -- occupancy ----------------------------------------------------------------------------------
+
+/** Stays that overlap the range: entries before its end whose exit (if any) is after its start. */
+const STAYS_SQL = `
+  select extract(epoch from e.at)::float8 * 1000 as entered,
+         extract(epoch from x.at)::float8 * 1000 as exited,
+         e.body->>'pool' as pool
+    from gate_events e
+    left join gate_events x
+      on x.lot_id = e.lot_id and x.kind = 'exit' and x.body->>'sessionId' = e.body->>'sessionId'
+   where e.lot_id = $1 and e.kind = 'entry' and e.at < $2::timestamptz
+     and (x.at is null or x.at > $3::timestamptz)`;
+
+const asPool = (p: string | null): OccupancyPool => (p === 'bookable' || p === 'driveup' ? p : 'unknown');
+
+export async function occupancyReport(
+  q: Queryable,
+  lot: ReportLot,
+  range: ReportRange,
+): Promise<OccupancyReport> {
+  const f = await frame(q, lot, range);
+  const [, , first, last] = params(f);
+  const { rows } = await q.query<{ entered: number; exited: number | null; pool: string | null }>(STAYS_SQL, [
+    f.lotId,
+    last,
+    first,
+  ]);
+  const stays: Stay[] = rows.map((r) => ({
+    entered: Number(r.entered),
+    exited: r.exited === null ? null : Number(r.exited),
+    pool: asPool(r.pool),
+  }));
+  const figures = occupancyBuckets(f.bounds, stays);
+  return {
+    ...header(f),
+    report: 'occupancy',
+    buckets: figures.map((b, i) => ({ ...bucketBase(f.bounds, i), ...b })),
+  };
+}
+
+// -- usage --------------------------------------------------------------------------------------
+
+const ARRIVALS_SQL = `
+  select width_bucket(at, $2::timestamptz[]) - 1 as i, count(*)::int as n
+    from gate_events
+   where lot_id = $1 and kind = 'entry' and at >= $3::timestamptz and at < $4::timestamptz
+   group by 1`;
+
+/** Exits in the range, with the stay of those whose entry the lot reported. */
+const DEPARTURES_SQL = `
+  select width_bucket(x.at, $2::timestamptz[]) - 1 as i, count(*)::int as n, count(e.at)::int as known,
+         coalesce(sum(extract(epoch from x.at - e.at)), 0)::float8 as stay_s
+    from gate_events x
+    left join gate_events e
+      on e.lot_id = x.lot_id and e.kind = 'entry' and e.body->>'sessionId' = x.body->>'sessionId'
+         and e.at <= x.at
+   where x.lot_id = $1 and x.kind = 'exit' and x.at >= $3::timestamptz and x.at < $4::timestamptz
+   group by 1`;
+
+export async function usageReport(q: Queryable, lot: ReportLot, range: ReportRange): Promise<UsageReport> {
+  const f = await frame(q, lot, range);
+  const p = params(f);
+  const arrivals = await q.query<{ i: number; n: number }>(ARRIVALS_SQL, p);
+  const departures = await q.query<{ i: number; n: number; known: number; stay_s: number }>(
+    DEPARTURES_SQL,
+    p,
+  );
+  const buckets = Array.from({ length: count(f) }, (_, i) => ({
+    ...bucketBase(f.bounds, i),
+    arrivals: 0,
+    departures: 0,
+    averageStayMinutes: null as number | null,
+  }));
+  for (const r of arrivals.rows) buckets[r.i]!.arrivals = r.n;
+  for (const r of departures.rows) {
+    const b = buckets[r.i]!;
+    b.departures = r.n;
+    b.averageStayMinutes = r.known > 0 ? Math.round((Number(r.stay_s) / 60 / r.known) * 100) / 100 : null;
+  }
+  return { ...header(f), report: 'usage', buckets };
+}
+
+// -- revenue ------------------------------------------------------------------------------------
+
+type MoneyLine = Exclude<keyof RevenueFigures, 'currency' | 'net'>;
+
+/** Every money fact of the lot in the range, by bucket, currency and line. */
+const REVENUE_SQL = `
+  select i - 1 as i, currency, line, sum(amount)::bigint as amount from (
+    select width_bucket(p.created_at, $2::timestamptz[]) as i, p.currency::text as currency,
+           case p.kind when 'capture' then 'bookings' when 'overstay' then 'overstay' else 'refunds' end as line,
+           p.amount
+      from payments p join reservations r on r.id = p.reservation_id
+     where r.lot_id = $1 and p.status = 'succeeded'
+       and p.created_at >= $3::timestamptz and p.created_at < $4::timestamptz
+    union all
+    select width_bucket(c.at, $2::timestamptz[]), c.currency::text, 'cash', c.amount_minor
+      from lot_cash_payments c where c.lot_id = $1 and c.at >= $3::timestamptz and c.at < $4::timestamptz
+    union all
+    select width_bucket(g.at, $2::timestamptz[]), g.currency::text, 'gateCharges', g.amount_minor
+      from lot_gate_charges g where g.lot_id = $1 and g.at >= $3::timestamptz and g.at < $4::timestamptz
+    union all
+    select width_bucket(d.at, $2::timestamptz[]), d.currency::text, 'owed', d.amount_minor
+      from lot_debts d where d.lot_id = $1 and d.at >= $3::timestamptz and d.at < $4::timestamptz
+  ) facts group by 1, 2, 3`;
+
+const zeroRevenue = (currency: string): RevenueFigures => ({
+  currency,
+  bookings: 0,
+  overstay: 0,
+  cash: 0,
+  refunds: 0,
+  net: 0,
+  gateCharges: 0,
+  owed: 0,
+});
+
+/** The lot's currency first, then any other seen, alphabetically. */
+function currencyOrder(lotCurrency: string, seen: Iterable<string>): string[] {
+  const others = [...new Set(seen)].filter((c) => c !== lotCurrency).sort();
+  return [lotCurrency, ...others];
+}
+
+export async function revenueReport(
+  q: Queryable,
+  lot: ReportLot,
+  range: ReportRange,
+): Promise<RevenueReport> {
+  const f = await frame(q, lot, range);
+  const { rows } = await q.query<{ i: number; currency: string; line: MoneyLine; amount: number }>(
+    REVENUE_SQL,
+    params(f),
+  );
+  const currencies = currencyOrder(
+    lot.currency,
+    rows.map((r) => r.currency),
+  );
+  const buckets = Array.from({ length: count(f) }, (_, i) => ({
+    ...bucketBase(f.bounds, i),
+    currencies: currencies.map(zeroRevenue),
+  }));
+  const totals = currencies.map(zeroRevenue);
+  for (const r of rows) {
+    const k = currencies.indexOf(r.currency);
+    buckets[r.i]!.currencies[k]![r.line] += Number(r.amount);
+    totals[k]![r.line] += Number(r.amount);
+  }
+  for (const fig of [...totals, ...buckets.flatMap((b) => b.currencies)]) {
+    fig.net = fig.bookings + fig.overstay + fig.cash - fig.refunds;
+  }
+  return { ...header(f), report: 'revenue', totals, buckets };
+}
+
+// -- no-shows -----------------------------------------------------------------------------------
+
+/** NO_SHOW bookings by booked start, with what was kept of their payment (captured − refunded). */
+const NO_SHOWS_SQL = `
+  select width_bucket(r.start_at, $2::timestamptz[]) - 1 as i, r.currency, count(*)::int as n,
+         (coalesce(sum(cap.amount), 0) - coalesce(sum(ref.amount), 0))::bigint as forfeited
+    from reservations r
+    left join payments cap on cap.reservation_id = r.id and cap.kind = 'capture' and cap.status = 'succeeded'
+    left join payments ref on ref.reservation_id = r.id and ref.kind = 'refund' and ref.status = 'succeeded'
+   where r.lot_id = $1 and r.status = 'NO_SHOW'
+     and r.start_at >= $3::timestamptz and r.start_at < $4::timestamptz
+   group by 1, 2`;
+
+export async function noShowsReport(
+  q: Queryable,
+  lot: ReportLot,
+  range: ReportRange,
+): Promise<NoShowsReport> {
+  const f = await frame(q, lot, range);
+  const { rows } = await q.query<{ i: number; currency: string; n: number; forfeited: number }>(
+    NO_SHOWS_SQL,
+    params(f),
+  );
+  const currencies = currencyOrder(
+    lot.currency,
+    rows.map((r) => r.currency),
+  );
+  const buckets = Array.from({ length: count(f) }, (_, i) => ({
+    ...bucketBase(f.bounds, i),
+    noShows: 0,
+    currencies: currencies.map((currency) => ({ currency, noShows: 0, forfeited: 0 })),
+  }));
+  for (const r of rows) {
+    const b = buckets[r.i]!;
+    const c = b.currencies[currencies.indexOf(r.currency)]!;
+    b.noShows += r.n;
+    c.noShows += r.n;
+    c.forfeited += Number(r.forfeited);
+  }
+  return { ...header(f), report: 'no-shows', buckets };
+}
