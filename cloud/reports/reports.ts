@@ -72,16 +72,29 @@ const count = (f: Frame) => f.bounds.length - 1;
 
 // -- occupancy ----------------------------------------------------------------------------------
 
-/** Stays that overlap the range: entries before its end whose exit (if any) is after its start. */
+/**
+ * Each session's entry and exit, from one scan of the lot's entry and exit events grouped by
+ * session: no join of the events with themselves, and only the few fields needed leave the scan
+ * (`offset 0` keeps the planner from carrying the whole event body into the aggregate).
+ */
+const sessionsSql = (lot: string, last: string) => `
+  select min(at) filter (where kind = 'entry') as en,
+         min(at) filter (where kind = 'exit') as ex,
+         min(pool) as pool
+    from (select body->>'sessionId' as sid, kind, at, case kind when 'entry' then body->>'pool' end as pool
+            from gate_events
+           where lot_id = ${lot} and kind in ('entry', 'exit') and at < ${last}::timestamptz
+          offset 0) ev
+   group by sid`;
+
+/**
+ * Stays that overlap the range: entered before its end, not gone before its start. An exit at or
+ * after the end is not read, so the vehicle counts as inside to the end of the range.
+ */
 const STAYS_SQL = `
-  select extract(epoch from e.at)::float8 * 1000 as entered,
-         extract(epoch from x.at)::float8 * 1000 as exited,
-         e.body->>'pool' as pool
-    from gate_events e
-    left join gate_events x
-      on x.lot_id = e.lot_id and x.kind = 'exit' and x.body->>'sessionId' = e.body->>'sessionId'
-   where e.lot_id = $1 and e.kind = 'entry' and e.at < $2::timestamptz
-     and (x.at is null or x.at > $3::timestamptz)`;
+  select extract(epoch from en)::float8 * 1000 as entered, extract(epoch from ex)::float8 * 1000 as exited, pool
+    from (${sessionsSql('$1', '$3')}) s
+   where en is not null and (ex is null or ex > $2::timestamptz)`;
 
 const asPool = (p: string | null): OccupancyPool => (p === 'bookable' || p === 'driveup' ? p : 'unknown');
 
@@ -91,11 +104,11 @@ export async function occupancyReport(
   range: ReportRange,
 ): Promise<OccupancyReport> {
   const f = await frame(q, lot, range);
-  const [, , first, last] = params(f);
+  const [lotId, , first, last] = params(f);
   const { rows } = await q.query<{ entered: number; exited: number | null; pool: string | null }>(STAYS_SQL, [
-    f.lotId,
-    last,
+    lotId,
     first,
+    last,
   ]);
   const stays: Stay[] = rows.map((r) => ({
     entered: Number(r.entered),
@@ -120,13 +133,11 @@ const ARRIVALS_SQL = `
 
 /** Exits in the range, with the stay of those whose entry the lot reported. */
 const DEPARTURES_SQL = `
-  select width_bucket(x.at, $2::timestamptz[]) - 1 as i, count(*)::int as n, count(e.at)::int as known,
-         coalesce(sum(extract(epoch from x.at - e.at)), 0)::float8 as stay_s
-    from gate_events x
-    left join gate_events e
-      on e.lot_id = x.lot_id and e.kind = 'entry' and e.body->>'sessionId' = x.body->>'sessionId'
-         and e.at <= x.at
-   where x.lot_id = $1 and x.kind = 'exit' and x.at >= $3::timestamptz and x.at < $4::timestamptz
+  select width_bucket(ex, $2::timestamptz[]) - 1 as i, count(*)::int as n,
+         count(*) filter (where en <= ex)::int as known,
+         coalesce(sum(extract(epoch from ex - en)) filter (where en <= ex), 0)::float8 as stay_s
+    from (${sessionsSql('$1', '$4')}) s
+   where ex >= $3::timestamptz and ex < $4::timestamptz
    group by 1`;
 
 export async function usageReport(q: Queryable, lot: ReportLot, range: ReportRange): Promise<UsageReport> {
