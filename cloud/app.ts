@@ -15,6 +15,7 @@ import { dbPlugin } from './plugins/db.js';
 import { docsPlugin } from './plugins/docs.js';
 import { errorsPlugin, frameworkErrors } from './plugins/errors.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
+import { notificationsPlugin } from './notifications/plugin.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { paymentsPlugin } from './plugins/payments.js';
 import { sweepersPlugin } from './plugins/sweepers.js';
@@ -94,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(signingKeysRepository);
   await app.register(reservationsRepository);
   await app.register(sweepersPlugin);
+  await app.register(notificationsPlugin);
 
   await app.register(healthRoutes);
   await app.register(authRoutes);

@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { generateSigningKey, signingKeyFromPem } from '../protocol/credential.js';
+import { defaultNotificationsConfig, type NotificationsConfig } from './notifications/dispatcher.js';
 import { deriveInstanceId } from './sync/identity.js';
 
 /**
@@ -70,6 +71,8 @@ export interface CloudConfig {
   };
   /** MQTT sync with the lots; null = no sync (tests that build the app alone). */
   sync: SyncConfig | null;
+  /** Email and webhooks (docs/notifications.md); absent = the defaults, no SMTP. */
+  notifications?: NotificationsConfig;
 }
 
 export interface SyncConfig {
@@ -153,6 +156,21 @@ export const EnvSchema = z.object({
   BROKER_HOST: z.string().min(1).default('127.0.0.1'),
   /** 1884, so it does not collide with a system Mosquitto on 1883. */
   BROKER_PORT: Port.default(1884),
+  /** smtp://user:pass@host:port or smtps://…; unset = emails are recorded as 'no_transport'. */
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/./, 'smtp://host:port or smtps://host:port')
+    .optional(),
+  MAIL_FROM: z
+    .string()
+    .min(3)
+    .max(200)
+    .regex(/^[^\r\n]+$/, 'one line')
+    .default(defaultNotificationsConfig.mailFrom),
+  /** Run the notification dispatcher on this instance (one instance sends at a time either way). */
+  NOTIFICATIONS_DISPATCH: Bool.default(true),
+  NOTIFICATIONS_EVERY_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  WEBHOOK_DISABLE_AFTER: z.coerce.number().int().min(1).max(1000).default(20),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -246,6 +264,14 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     },
     keys: { rotationGraceDays: e.KEY_ROTATION_GRACE_DAYS, refreshMs: 60_000 },
     sync: e.SYNC ? await syncConfig(e, dataDir) : null,
+    notifications: {
+      ...defaultNotificationsConfig,
+      dispatch: e.NOTIFICATIONS_DISPATCH,
+      everyMs: e.NOTIFICATIONS_EVERY_MS,
+      smtpUrl: e.SMTP_URL ?? null,
+      mailFrom: e.MAIL_FROM,
+      webhookDisableAfter: e.WEBHOOK_DISABLE_AFTER,
+    },
   };
 }
 
@@ -328,6 +354,7 @@ export function ephemeralConfig(overrides: Partial<CloudConfig> = {}): CloudConf
     },
     keys: { rotationGraceDays: 30, refreshMs: 60_000 },
     sync: null,
+    notifications: { ...defaultNotificationsConfig, dispatch: false },
     ...overrides,
   };
 }

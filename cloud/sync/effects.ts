@@ -1,9 +1,17 @@
 import type { Logger } from '../../protocol/logger.js';
 import { type GateEvent, parseGateEvent } from '../../protocol/mqtt.js';
+import { ALARM_KINDS, notifyGateAlarm, withDebtNotification } from '../notifications/outbox.js';
 import type { EventEffects, ReservationEffects, Sql, WireEvent } from './ports.js';
 
 /** Kinds whose arrival changes cloud state; everything else is only recorded in gate_events. */
-const EFFECTFUL = new Set(['entry', 'exit', 'cash_payment', 'unable_to_collect', 'command_ack']);
+const EFFECTFUL = new Set<string>([
+  'entry',
+  'exit',
+  'cash_payment',
+  'unable_to_collect',
+  'command_ack',
+  ...ALARM_KINDS,
+]);
 
 /**
  * What each gate event does in the cloud (docs/architecture.md#up-gate-events), applied by the
@@ -56,7 +64,7 @@ async function applyGateEvent(ctx: EffectContext, lotId: string, e: GateEvent): 
     case 'command_ack':
       return recordCommandAck(ctx, lotId, e);
     default:
-      return;
+      return notifyGateAlarm(ctx.tx, lotId, e);
   }
 }
 
@@ -89,8 +97,8 @@ async function recordGateCharge(
 
 async function recordDebt(tx: Sql, lotId: string, e: EventOf<'unable_to_collect'>): Promise<void> {
   await tx.query(
-    `INSERT INTO lot_debts (lot_id, event_id, session_id, reservation_id, plate, amount_minor, currency, at)
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (lot_id, event_id) DO NOTHING`,
+    withDebtNotification(`INSERT INTO lot_debts (lot_id, event_id, session_id, reservation_id, plate, amount_minor, currency, at)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (lot_id, event_id) DO NOTHING`),
     [lotId, e.eventId, e.sessionId, e.reservationId, e.plate, e.amount.amount, e.amount.currency, e.at],
   );
 }

@@ -3,6 +3,7 @@ import type { ChangeReason } from '../../../protocol/mqtt.js';
 import { toIso } from '../../../protocol/slots.js';
 import type { Queryable } from '../../db/database.js';
 import type { CloudMetrics } from '../../metrics.js';
+import { statusNotificationCte } from '../../notifications/outbox.js';
 import { COLS, type ReservationRow, toReservation } from './rows.js';
 
 /**
@@ -75,7 +76,7 @@ function buildStatusSql(cols: readonly (keyof StatusSets)[], guard: string | nul
   return `with u as (update reservations set status = $2, updated_at = $3${assignments}
                   where id = $1${guard === null ? '' : ` and (${guard})`} returning ${COLS}),
             c as (insert into lot_changes (lot_id, at, reason, reservation) select $4, $3, $5, $6 from u returning id)
-            ${paymentCte}
+            ${paymentCte}${statusNotificationCte()}
        select u.* from u, c`;
 }
 
