@@ -268,6 +268,7 @@ function printSummary(
   out();
   out(`  Cloud API        ${system.cloudUrl}`);
   out(`  API docs         ${system.docsUrl}`);
+  out(`  Sent email       ${system.mailUrl}`);
   for (const [i, l] of lots.entries()) {
     out(
       `  ${i === 0 ? 'Attendant UIs' : ''.padEnd(13)}    ${l.def.id.padEnd(14)} ${l.def.name.padEnd(nameWidth)}  ${l.uiUrl}  login: ${l.def.attendant.username} / ${l.def.attendant.password}  [link ${l.edge.connectivity.state}]`,

@@ -12,6 +12,7 @@ import type { BrokerCredentials } from '../cloud/broker/credentials.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from '../cloud/broker/embedded.js';
 import { type Cloud, createCloud } from '../cloud/compose.js';
 import { loadConfig } from '../cloud/config.js';
+import { startDemoMail } from './mail.js';
 import { createEdge, type Edge } from '../edge/app.js';
 import { parseEdgeConfig } from '../edge/config.js';
 import { simulatedLibraryDrivers } from '../edge/devices/factory.js';
@@ -73,6 +74,8 @@ export interface DemoSystem {
   cloud: Cloud;
   cloudUrl: string;
   docsUrl: string;
+  /** The page showing the email the cloud sent (an SMTP catcher in process). */
+  mailUrl: string;
   database: 'pglite' | 'postgres';
   broker: { url: string; kind: 'embedded' | 'external' };
   /** null when the cloud's sync engine could not be started (lots then stay offline, and say so). */
@@ -171,7 +174,7 @@ export async function startSystem(options: SystemOptions): Promise<DemoSystem> {
   };
   try {
     const broker = await startBroker(ctx);
-    const { cloud, cloudUrl, database, cloudSync } = await startCloudService(ctx, broker);
+    const { cloud, cloudUrl, database, cloudSync, mailUrl } = await startCloudService(ctx, broker);
     const keys = await seedCloud(ctx, cloudUrl, cloudSync);
     const lots = new Map<string, DemoLotRuntime>();
     for (const [i, def] of ctx.lotDefs.entries()) {
@@ -183,6 +186,7 @@ export async function startSystem(options: SystemOptions): Promise<DemoSystem> {
       cloud,
       cloudUrl,
       docsUrl: `${cloudUrl}/docs`,
+      mailUrl,
       database,
       broker: { url: broker.url, kind: broker.kind },
       cloudSync,
@@ -241,7 +245,11 @@ async function startCloudService(ctx: StartContext, broker: BrokerSetup) {
       ? 'cloud: connecting to PostgreSQL (DATABASE_URL), applying migrations…'
       : `cloud: starting PostgreSQL in process (PGlite, ${join(dataDir, 'cloud-pg')}), applying migrations…`,
   );
+  const mail = await startDemoMail();
+  ctx.undo.push(() => mail.close());
   const cloudConfig = await loadConfig({
+    SMTP_URL: mail.smtpUrl,
+    NOTIFICATIONS_EVERY_MS: '2000',
     ...(env.DATABASE_URL ? { DATABASE_URL: env.DATABASE_URL } : {}),
     PGLITE_DIR: join(dataDir, 'cloud-pg'),
     DATA_DIR: join(dataDir, 'cloud'),
@@ -272,7 +280,7 @@ async function startCloudService(ctx: StartContext, broker: BrokerSetup) {
       ? 'cloud: sync engine connected to the broker'
       : 'cloud: sync engine NOT running — the lots will stay offline (see demo.log)',
   );
-  return { cloud, cloudUrl, database, cloudSync };
+  return { cloud, cloudUrl, database, cloudSync, mailUrl: mail.pageUrl };
 }
 
 /** Lots and accounts through the public API (existing ones kept); returns the credential keys. */
