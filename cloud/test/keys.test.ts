@@ -18,7 +18,7 @@ t.test('signing keys: rotate keeps the old key for its grace, revoke drops it, a
   const lot = lotBody();
   t.equal((await cloud.call('POST', '/v1/lots', { token: operator.token, body: lot })).status, 201);
   const configs = configSourcePort(cloud.app);
-  const before = (await configs.config(lot.id))!;
+  const before = (await configs.config(lot.id!))!;
 
   const initial = await cloud.call('GET', '/v1/keys');
   t.equal(initial.body.keys.length, 1);
@@ -39,7 +39,7 @@ t.test('signing keys: rotate keeps the old key for its grace, revoke drops it, a
   t.not(fresh, first.keyId);
 
   // Lots receive both, with their windows, under a higher config version.
-  const after = (await configs.config(lot.id))!;
+  const after = (await configs.config(lot.id!))!;
   t.ok(after.version > before.version, 'the config version moved');
   t.same(
     after.publicKeys.map((k) => [k.keyId, k.notAfter]),
@@ -68,7 +68,7 @@ t.test('signing keys: rotate keeps the old key for its grace, revoke drops it, a
   const revoked = await cloud.call('POST', `/v1/keys/${first.keyId}/revoke`, { token: admin.token });
   t.equal(revoked.status, 200);
   t.equal(revoked.body.revoked, true);
-  const final = (await configs.config(lot.id))!;
+  const final = (await configs.config(lot.id!))!;
   t.ok(final.version > after.version);
   t.same(
     final.publicKeys.map((k) => k.keyId),
@@ -89,12 +89,12 @@ t.test('signing keys: rotate keeps the old key for its grace, revoke drops it, a
   // A QR signed by the revoked key fails against what lots now hold.
   const oldSigner = signingKeyFromPem(first.keyId, cloud.app.config.signing.privatePem);
   const oldQr = signCredential(
-    { rid: 'r1', lot: lot.id, plate: null, start: now, end: now + DAY },
+    { rid: 'r1', lot: lot.id!, plate: null, start: now, end: now + DAY },
     oldSigner,
   );
   t.equal(decodeCredential(oldQr).ok, true);
   const verdict = verifyCredential(oldQr, final.publicKeys, {
-    lotId: lot.id,
+    lotId: lot.id!,
     nowMs: now,
     earlyArrivalMinutes: 0,
   });
