@@ -100,8 +100,9 @@ async function startSync(
     brokerUrl = embedded.url;
   }
   try {
-    // MQTT 5 with a session expiry on an external broker (aedes speaks 3.1.1 only).
-    const sessionExpirySec = embedded === null ? (sync.sessionExpirySec ?? 600) : undefined;
+    // MQTT 5 with a session expiry on an external broker, unless MQTT_PROTOCOL=3.1.1 says it speaks
+    // only 3.1.1 (aedes, as the demo runs it); the embedded broker is aedes too.
+    const sessionExpirySec = embedded === null ? sync.sessionExpirySec : undefined;
     const login = {
       url: brokerUrl,
       username: sync.username,
@@ -111,7 +112,7 @@ async function startSync(
       await retirePreviousInstance(
         dataDir,
         sync.instanceId,
-        { ...login, protocolVersion: 5 },
+        { ...login, protocolVersion: sessionExpirySec === undefined ? 4 : 5 },
         logger.child({ component: 'cloud-sync' }),
       );
     const engine = await startCloudSyncForApp(app, {

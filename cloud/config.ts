@@ -147,6 +147,8 @@ export const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,40}$/)
     .optional(),
   MQTT_SHARED_SUBSCRIPTION: Bool.optional(),
+  /** 5 (default): MQTT 5 with a session expiry; 3.1.1 for brokers that speak only that (aedes). */
+  MQTT_PROTOCOL: z.enum(['3.1.1', '5']).default('5'),
   MQTT_SESSION_EXPIRY_SECONDS: z.coerce
     .number()
     .int()
@@ -316,7 +318,7 @@ async function syncConfig(e: Env, dataDir: string): Promise<SyncConfig> {
         ? await persistedSecret(dataDir, 'broker-cloud-password', undefined, secret)
         : ''),
     instanceId: deriveInstanceId({ configured: e.MQTT_INSTANCE_ID, hostname: hostname(), dataDir }),
-    sessionExpirySec: e.MQTT_SESSION_EXPIRY_SECONDS,
+    ...(e.MQTT_PROTOCOL === '5' ? { sessionExpirySec: e.MQTT_SESSION_EXPIRY_SECONDS } : {}),
     sharedSubscription: e.MQTT_SHARED_SUBSCRIPTION ?? e.MQTT_URL !== undefined,
   };
 }

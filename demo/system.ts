@@ -265,6 +265,8 @@ async function startCloudService(ctx: StartContext, broker: BrokerSetup) {
     MQTT_PASSWORD: broker.cloudCreds.password,
     MQTT_INSTANCE_ID: 'demo-cloud',
     MQTT_SHARED_SUBSCRIPTION: broker.kind === 'external' ? 'true' : 'false',
+    // The demo's own broker is aedes, which speaks MQTT 3.1.1 only.
+    MQTT_PROTOCOL: broker.kind === 'external' ? '5' : '3.1.1',
   });
   // `service`, not `component`: the cloud's parts name their own components (one per log line).
   const cloud = await createCloud(cloudConfig, { logger: ctx.logger.child({ service: 'cloud' }) });

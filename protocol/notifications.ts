@@ -25,6 +25,9 @@ export type NotificationKind = z.infer<typeof NotificationKind>;
 export const WebhookUrl = z
   .string()
   .max(2000)
+  // Documented as a pattern (http or https, a host, no user:password@); the refine below is the
+  // exact check with the WHATWG URL parser.
+  .regex(/^https?:\/\/[^\s/?#@]+(?:[/?#]\S*)?$/, 'an http:// or https:// URL without credentials')
   .refine((s) => {
     let u: URL;
     try {

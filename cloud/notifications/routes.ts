@@ -8,7 +8,7 @@ import {
   type NotificationKind,
   WebhookList,
   WebhookParams,
-  type WebhookView,
+  WebhookView,
 } from '../../protocol/notifications.js';
 import { HttpError } from '../errors.js';
 import { newId, newSecretToken } from '../ids.js';
@@ -77,18 +77,18 @@ export const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { access: ['operator', 'admin'] },
       schema: {
         tags: ['webhooks'],
-        summary: 'Delete a webhook (nothing more is sent to it)',
+        summary: 'Delete a webhook (nothing more is sent to it); answers the deleted webhook',
         params: WebhookParams,
-        response: { 204: z.null(), ...errors },
+        response: { 200: WebhookView, ...errors },
       },
     },
-    async (req, reply) => {
+    async (req) => {
       const w = await visible(req.user, req.params.id);
       await app.db.rows(`update webhooks set deleted_at = $2 where id = $1`, [
         w.id,
         new Date(app.clock.now()).toISOString(),
       ]);
-      return reply.code(204).send(null);
+      return view(w);
     },
   );
   app.get(

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   generateSigningKey,
   type PublicKeyEntry,
@@ -149,7 +150,9 @@ export async function createSigningKeyRing(deps: {
     async rotate(nowMs, graceDays) {
       await refresh();
       const old = current(nowMs);
-      const kid = `k${nowMs.toString(36)}`;
+      // The key itself comes from the system's randomness; so may the suffix that keeps two
+      // rotations in the same millisecond apart.
+      const kid = `k${nowMs.toString(36)}${randomBytes(3).toString('hex')}`;
       const fresh = generateSigningKey(kid);
       const retireAt = toIso(nowMs + graceDays * 24 * 60 * 60_000);
       await db.tx(async (q) => {

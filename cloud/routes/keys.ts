@@ -77,7 +77,14 @@ export const keyRoutes: FastifyPluginAsyncZod = async (app) => {
         summary:
           'Revoke a signing key: lots drop it with their next config; QRs it signed are refused (admin)',
         params: KeyIdParams,
-        response: { 200: SigningKeyView, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+        response: {
+          200: SigningKeyView,
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
       },
     },
     async (req) => {

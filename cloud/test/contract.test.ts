@@ -42,7 +42,14 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
   });
   if (created.status !== 201) throw new Error(`lot: ${created.status}`);
   const window = { start: iso(T0 + HOUR), end: iso(T0 + 2 * HOUR) };
-  const s = { refreshToken: '', reservationId: '', checkout: '', paymentToken: '' };
+  const s = {
+    refreshToken: '',
+    reservationId: '',
+    checkout: '',
+    paymentToken: '',
+    webhookId: '',
+    retiredKid: '',
+  };
   const email = 'contract-driver@example.com';
   const password = 'a long enough password';
   return [
@@ -199,6 +206,51 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       route: 'GET /v1/lots/{lotId}/commands',
       expect: 503,
       request: () => ({ token: admin.token, params: { lotId }, query: { limit: '5' } }),
+    },
+    ...(['occupancy', 'revenue', 'usage', 'no-shows'] as const).map((kind) => ({
+      route: `GET /v1/lots/{lotId}/reports/${kind}`,
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { lotId },
+        query: { from: iso(T0 - 24 * HOUR), to: iso(T0 + 24 * HOUR), bucket: 'day' },
+      }),
+    })),
+    {
+      route: 'POST /v1/webhooks',
+      expect: 201,
+      request: () => ({
+        token: admin.token,
+        body: { url: 'https://example.com/parkedge-hook', events: ['booking_confirmed'], lotId },
+      }),
+      after: (b) => {
+        s.webhookId = (b as { id: string }).id;
+      },
+    },
+    { route: 'GET /v1/webhooks', expect: 200, request: () => ({ token: admin.token }) },
+    {
+      route: 'GET /v1/webhooks/{id}/deliveries',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: s.webhookId } }),
+    },
+    {
+      route: 'DELETE /v1/webhooks/{id}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: s.webhookId } }),
+    },
+    { route: 'GET /v1/keys/all', expect: 200, request: () => ({ token: admin.token }) },
+    {
+      route: 'POST /v1/keys/rotate',
+      expect: 200,
+      request: () => ({ token: admin.token, body: {} }),
+      after: (b) => {
+        s.retiredKid = (b as { retired: { keyId: string } | null }).retired?.keyId ?? '';
+      },
+    },
+    {
+      route: 'POST /v1/keys/{kid}/revoke',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { kid: s.retiredKid } }),
     },
   ];
 }

@@ -16,6 +16,9 @@ import {
 } from './state-machine.js';
 import { type GateEnvironment, iso, type LaneConfig, type LanePassage, type LaneStatus } from './types.js';
 
+/** States in which an admitted vehicle may be driving through: the arm is not lowered on stop. */
+const VEHICLE_ADMITTED: ReadonlySet<LaneState> = new Set(['OPENING', 'OPEN', 'PASSING', 'PASSED']);
+
 /**
  * The thin shell around one LaneStateMachine: device events in, commands out to the devices and
  * the store. Decisions are the pure `decide` (GateDecider); only overflow and online charging are
@@ -136,10 +139,10 @@ export class Lane {
     const d = this.devices;
     if (d.barrier.commanded() === 'up') {
       // The loop inputs are debounced: a car that reached the safety loop in the last few
-      // milliseconds is not "occupied" yet. While the lane is OPEN a car is on its way through, so
-      // the arm stays up then too (found by the fleet simulation, seed 20682).
+      // milliseconds is not "occupied" yet. While an admitted car is on its way through, the arm
+      // stays up too (found by the fleet simulation, seeds 20682 and 20787).
       const state = this.#sm.snapshot().state;
-      if (d.safetyLoop.occupied() || state === 'OPEN' || state === 'PASSING')
+      if (d.safetyLoop.occupied() || VEHICLE_ADMITTED.has(state))
         this.#log.warn({ state }, 'stopping with a vehicle at or under the arm: arm left up');
       else d.barrier.lower();
     }
