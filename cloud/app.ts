@@ -6,6 +6,7 @@ import type { Logger } from '../protocol/logger.js';
 import type { Random } from '../protocol/random.js';
 import type { CloudConfig } from './config.js';
 import type { Database } from './db/database.js';
+import { consolePlugin } from './console/plugin.js';
 import { type CloudMetrics, createMetrics } from './metrics.js';
 import type { PaymentProvider } from './payments/provider.js';
 import { authPlugin } from './plugins/auth.js';
@@ -105,5 +106,6 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(gateRoutes);
   await app.register(fleetRoutes, { sync: deps.fleet ?? (() => null) });
   await app.register(reportRoutes);
+  await app.register(consolePlugin);
   return app;
 }

@@ -2,6 +2,7 @@ import fastifyJwt from '@fastify/jwt';
 import type { FastifyRequest } from 'fastify';
 import type { Role } from '../../protocol/domain.js';
 import type { UserView } from '../../protocol/http.js';
+import { CONSOLE_HEADER, sessionCookieOf } from '../console/session.js';
 import { HttpError } from '../errors.js';
 import { definePlugin } from '../plugin.js';
 
@@ -59,6 +60,34 @@ interface TokenClaims {
 
 const VERIFIED_TOKENS_MAX = 10_000;
 
+/**
+ * The access token of a request: `Authorization: Bearer …` (API clients), else the operator
+ * console's session cookie (cloud/console/session.ts). A cookie is sent by the browser on its own,
+ * so a state-changing request authenticated by it must also carry the console's custom header,
+ * which no cross-site form or simple request can set (with SameSite=Strict: two defences).
+ */
+function presentedToken(req: FastifyRequest): string {
+  const header = req.headers.authorization;
+  if (typeof header === 'string') {
+    if (!header.startsWith('Bearer ') || header.length > 4096) {
+      throw unauthorized('send Authorization: Bearer <access token>');
+    }
+    return header.slice(7).trim();
+  }
+  const cookie = sessionCookieOf(req.headers.cookie);
+  if (cookie === null) throw unauthorized('send Authorization: Bearer <access token>');
+  if (!SAFE_METHODS.has(req.method) && req.headers[CONSOLE_HEADER] !== '1') {
+    throw new HttpError({
+      status: 403,
+      error: 'csrf',
+      message: `a request authenticated by the session cookie must send ${CONSOLE_HEADER}: 1`,
+    });
+  }
+  return cookie;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export const authPlugin = definePlugin(
   async (app) => {
     const { config, clock } = app;
@@ -108,13 +137,10 @@ export const authPlugin = definePlugin(
     }
 
     function authenticate(req: FastifyRequest): AuthUser {
-      const header = req.headers.authorization;
-      if (typeof header !== 'string' || !header.startsWith('Bearer ') || header.length > 4096) {
-        throw unauthorized('send Authorization: Bearer <access token>');
-      }
+      const token = presentedToken(req);
       let claims: TokenClaims;
       try {
-        claims = verifyToken(header.slice(7).trim(), clock.now());
+        claims = verifyToken(token, clock.now());
       } catch {
         throw unauthorized('access token is invalid or expired');
       }

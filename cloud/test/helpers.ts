@@ -7,7 +7,7 @@ import type { CreateLotBody, UserView } from '../../protocol/http.js';
 import { type Logger, silentLogger } from '../../protocol/logger.js';
 import { type Random, seededRandom } from '../../protocol/random.js';
 import { slotOf } from '../../protocol/slots.js';
-import { buildApp, type CloudApp } from '../app.js';
+import { type AppDeps, buildApp, type CloudApp } from '../app.js';
 import { type CloudConfig, ephemeralConfig } from '../config.js';
 import { type Database, openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
@@ -87,6 +87,8 @@ export interface TestCloudOptions {
   payments?: PaymentProvider;
   logger?: Logger;
   poolSize?: number;
+  /** The fleet sync the fleet routes use (default: none, they answer 503). */
+  fleet?: AppDeps['fleet'];
 }
 
 export interface TestCloud {
@@ -131,6 +133,7 @@ export async function buildTestCloud(opts: TestCloudOptions = {}): Promise<TestC
     db: testDb.db,
     metrics,
     payments: opts.payments,
+    fleet: opts.fleet,
   });
   await app.ready();
   let n = 0;
