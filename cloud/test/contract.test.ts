@@ -23,7 +23,7 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 ) => Ajv;
 
 /** Served on purpose without being in the document. */
-const UNDOCUMENTED = [/^\/openapi\.json$/, /^\/metrics$/, /^\/docs(\/.*)?$/];
+const UNDOCUMENTED = [/^\/openapi\.json$/, /^\/metrics$/, /^\/docs(\/.*)?$/, /^\/console(\/.*)?$/];
 
 // biome-ignore lint/suspicious/noExplicitAny: the test walks the document's JSON freely
 async function openapi(app: TestCloud): Promise<Record<string, any>> {
@@ -251,6 +251,41 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       route: 'POST /v1/keys/{kid}/revoke',
       expect: 200,
       request: () => ({ token: admin.token, params: { kid: s.retiredKid } }),
+    },
+    // The operator console's API (cloud/console/).
+    {
+      route: 'POST /v1/console/session',
+      expect: 200,
+      request: () => ({
+        headers: { 'x-parkedge-console': '1' },
+        body: { email: 'contract-op@example.com', password },
+      }),
+    },
+    { route: 'GET /v1/console/session', expect: 200, request: () => ({ token: admin.token }) },
+    { route: 'GET /v1/console/lots', expect: 200, request: () => ({ token: admin.token }) },
+    {
+      route: 'GET /v1/console/reservations',
+      expect: 200,
+      request: () => ({ token: admin.token, query: { plate: 'BCT', lotId, limit: '5' } }),
+    },
+    {
+      route: 'GET /v1/console/reservations/{id}/story',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: s.reservationId } }),
+    },
+    {
+      route: 'POST /v1/reservations/{id}/refund',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { id: s.reservationId },
+        body: { amount: 100, reason: 'contract' },
+      }),
+    },
+    {
+      route: 'DELETE /v1/console/session',
+      expect: 200,
+      request: () => ({ headers: { 'x-parkedge-console': '1' } }),
     },
   ];
 }
