@@ -127,6 +127,20 @@ t.test('console session, search and refund', async (t) => {
   );
   t.equal(story.refundable, north.price.amount - 100, 'what is left to refund');
 
+  const other = await cloud.call('POST', '/v1/reservations', {
+    token: driver.token,
+    body: {
+      lotId: 'north',
+      vehicleType: 'car',
+      plate: 'NO 3',
+      start: iso(T0 + 5 * HOUR),
+      end: iso(T0 + 6 * HOUR),
+    },
+  });
+  const cancelled = await call('POST', `/v1/reservations/${other.body.id}/cancel`);
+  t.equal(cancelled.statusCode, 200, 'the operator cancels a booking of their lot with the cookie');
+  t.equal(cancelled.json().reservation.status, 'CANCELLED');
+
   const out = await call('POST', '/v1/console/session', undefined);
   t.equal(out.statusCode, 400, 'log-in needs a body');
   const logout = await cloud.app.inject({
