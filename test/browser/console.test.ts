@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import t from 'tap';
 import { TestClock } from '../../protocol/clock.js';
@@ -20,6 +21,7 @@ import { seedLotHistory } from '../../cloud/test/report-seed.js';
  * reports, send an open-lane command, find a booking by plate and refund it.
  */
 
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
@@ -183,6 +185,7 @@ t.test('operator console in Chromium', { skip: chromiumSkip() }, async (t) => {
   // The page's first session probe answers 401 before log-in (by design); anything after is a fault.
   t.match(problems, [/401/], 'only the pre-log-in session probe was refused');
   problems.length = 0;
+  t.notOk(await page.locator('#login').isVisible(), 'the log-in form is gone');
   t.equal(await central.getByTestId('health').textContent(), 'online', 'central is online');
   const harbour = page.locator('#fleet tr[data-lot-id="harbour"]');
   t.equal(await harbour.getByTestId('health').textContent(), 'offline', 'harbour is offline');
@@ -196,6 +199,7 @@ t.test('operator console in Chromium', { skip: chromiumSkip() }, async (t) => {
 
   // ---- dashboard with charts -----------------------------------------------------------------
   await central.getByRole('link', { name: 'Central Garage' }).click();
+  await page.locator('#lot-title', { hasText: 'Central Garage' }).waitFor();
   for (const id of ['occ-day', 'occ-week', 'usage', 'revenue']) {
     await page.locator(`#chart-${id} canvas`).waitFor();
     const points = Number(await page.locator(`#chart-${id}`).getAttribute('data-points'));
@@ -213,6 +217,9 @@ t.test('operator console in Chromium', { skip: chromiumSkip() }, async (t) => {
     `${(net / 100).toFixed(2)} EUR`,
     'net revenue as the report says',
   );
+
+  await mkdir(join(ROOT, 'test-output'), { recursive: true });
+  await page.screenshot({ path: join(ROOT, 'test-output', 'console-dashboard.png'), fullPage: true });
 
   // ---- a command -----------------------------------------------------------------------------
   await page.locator('#open-lane input[name="reason"]').fill('driver lost ticket');

@@ -37,14 +37,16 @@ const times = (buckets) => buckets.map((b) => Date.parse(b.start));
 export async function showDashboard(view, lotId) {
   const now = Date.now();
   const hourEnd = Math.ceil(now / HOUR) * HOUR;
-  const [day, week, usage, revenue, noShows, fleet] = await Promise.all([
+  const [day, week, usage, revenue, noShows, fleet, mine] = await Promise.all([
     report(lotId, 'occupancy', hourEnd - DAY, hourEnd, 'hour'),
     report(lotId, 'occupancy', hourEnd - 7 * DAY, hourEnd, 'hour'),
     report(lotId, 'usage', hourEnd - DAY, hourEnd, 'hour'),
     report(lotId, 'revenue', now - 30 * DAY, now, 'day'),
     report(lotId, 'no-shows', now - 30 * DAY, now, 'day'),
     api('GET', `/v1/lots/${encodeURIComponent(lotId)}/presence`).catch(() => null),
+    api('GET', '/v1/console/lots'),
   ]);
+  const name = mine.lots.find((/** @type {any} */ l) => l.id === lotId)?.name ?? lotId;
   const total = revenue.totals[0] ?? { currency: '—', net: 0, overstay: 0, owed: 0, refunds: 0 };
   const last = day.buckets[day.buckets.length - 1];
   const inside = fleet?.occupancy
@@ -69,7 +71,7 @@ export async function showDashboard(view, lotId) {
     h(
       'section',
       { class: 'card' },
-      h('h1', { id: 'lot-title' }, `Lot ${lotId}`),
+      h('h1', { id: 'lot-title' }, name, ' ', h('span', { class: 'muted' }, lotId)),
       h(
         'div',
         { class: 'figures' },
