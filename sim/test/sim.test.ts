@@ -59,3 +59,17 @@ t.test(`CI-sized run: ${CI_SEEDS} seeds × ${CI_STEPS} steps hold every invarian
   }
   t.pass(`${CI_SEEDS} seeds checked`);
 });
+
+t.test('seeds that once failed stay fixed', async (t) => {
+  // 20682, 20787: an edge stopped while an admitted car was on the safety loop inside the loops'
+  // debounce lowered the arm on it (edge/lane/lane.ts stop() now keeps the arm up while a car is
+  // admitted).
+  for (const seed of [20682, 20787]) {
+    const r = await runSimulation({ seed, steps: 30, instanceIds: 'stable', quiescenceMs: 60_000 });
+    t.same(
+      r.violations.map((v) => `${v.invariant}: ${v.detail}`),
+      [],
+      `seed ${seed} — replay: npm run sim -- --seed ${seed} --steps 30 --instance-ids stable`,
+    );
+  }
+});
