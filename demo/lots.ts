@@ -15,7 +15,7 @@ export interface DemoLot {
   policy: Partial<LotPolicy>;
   spots: Spot[];
   /** All simulated: the demo has no real barriers (the edge says so at start-up). */
-  lanes: Array<{ id: string; direction: 'entry' | 'exit'; devices: 'sim' }>;
+  lanes: Array<{ id: string; name: string; direction: 'entry' | 'exit'; devices: 'sim' }>;
   attendant: { username: string; password: string; displayName: string };
 }
 
@@ -70,8 +70,8 @@ export const DEMO_LOTS: readonly DemoLot[] = [
       },
     ]),
     lanes: [
-      { id: 'riverside-in', direction: 'entry', devices: 'sim' },
-      { id: 'riverside-out', direction: 'exit', devices: 'sim' },
+      { id: 'riverside-in', name: 'River Street', direction: 'entry', devices: 'sim' },
+      { id: 'riverside-out', name: 'River Street', direction: 'exit', devices: 'sim' },
     ],
     attendant: { username: 'riverside', password: 'attendant-riverside', displayName: 'Riverside attendant' },
   },
@@ -112,8 +112,8 @@ export const DEMO_LOTS: readonly DemoLot[] = [
       },
     ]),
     lanes: [
-      { id: 'central-in', direction: 'entry', devices: 'sim' },
-      { id: 'central-out', direction: 'exit', devices: 'sim' },
+      { id: 'central-in', name: 'Dam Square ramp', direction: 'entry', devices: 'sim' },
+      { id: 'central-out', name: 'Dam Square ramp', direction: 'exit', devices: 'sim' },
     ],
     attendant: { username: 'central', password: 'attendant-central', displayName: 'Central attendant' },
   },

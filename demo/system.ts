@@ -343,7 +343,7 @@ async function startLot(
       dbPath: join(ctx.dataDir, `edge-${def.id}.sqlite`),
       lot: lotOf(def),
       publicKeys: lot.keys,
-      lanes: def.lanes.map((l) => ({ id: l.id, direction: l.direction, devices: l.devices })),
+      lanes: def.lanes.map((l) => ({ id: l.id, name: l.name, direction: l.direction, devices: l.devices })),
       attendant: {
         host: '127.0.0.1',
         port: options.portBase ? options.portBase + 1 + lot.index : 0,

@@ -215,7 +215,12 @@ function assembleLanes<S>(parts: WiredParts<S>): { lanes: Map<string, Lane>; sim
   for (const settings of config.lanes) {
     const hw = hardware.get(settings.id)!;
     const lane = new Lane(
-      { id: settings.id, direction: settings.direction, timing: settings.timing },
+      {
+        id: settings.id,
+        ...(settings.name ? { name: settings.name } : {}),
+        direction: settings.direction,
+        timing: settings.timing,
+      },
       hw.devices,
       {
         store: parts.store,

@@ -43,6 +43,8 @@ export const LaneConfigSchema = z
   .object({
     id: Id,
     direction: z.enum(['entry', 'exit']),
+    /** What attendants call the lane ("North gate"); the console shows it with Entry/Exit. Default: the id. */
+    name: z.string().trim().min(1).max(40).optional(),
     /**
      * 'sim' = the whole lane simulated (real drivers on simulated hardware), or real bindings.
      * Required: a controller must never end up simulating a real lane by omission.

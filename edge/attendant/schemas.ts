@@ -38,6 +38,7 @@ export const MeReply = z.object({
 
 export const LaneStatusSchema = z.object({
   id: z.string(),
+  name: z.string(),
   direction: z.enum(['entry', 'exit']),
   state: z.string(),
   since: Iso,

@@ -154,6 +154,7 @@ export class Lane {
     const d = this.devices;
     return {
       id: this.config.id,
+      name: this.config.name ?? this.config.id,
       direction: this.config.direction,
       state: snap.state,
       since: iso(this.#since),

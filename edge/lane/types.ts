@@ -18,6 +18,8 @@ import type { LaneState, LaneTiming } from './state-machine.js';
 
 export interface LaneConfig {
   id: string;
+  /** Shown to attendants; the id when the config gives none. */
+  name?: string;
   direction: 'entry' | 'exit';
   timing: LaneTiming;
 }
@@ -83,6 +85,7 @@ export type LanePassage =
 
 export interface LaneStatus {
   id: string;
+  name: string;
   direction: 'entry' | 'exit';
   state: LaneState;
   since: string;

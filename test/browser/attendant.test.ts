@@ -139,9 +139,17 @@ t.test('attendant UI in Chromium', { skip: chromiumSkip() }, async (t) => {
 
     // ---- lanes say what they are; opening one by hand is not the loudest thing on screen --------
     t.equal(await laneCard.getByTestId('lane-direction').textContent(), 'Entry', 'entry lane says Entry');
-    t.equal(await laneCard.getByTestId('lane-name').textContent(), entryLaneId, 'and its name');
+    t.equal(
+      await laneCard.getByTestId('lane-name').textContent(),
+      lotDef.lanes.find((l) => l.id === entryLaneId)!.name,
+      'and its name from the config (not its id)',
+    );
     t.equal(await exitCard.getByTestId('lane-direction').textContent(), 'Exit', 'exit lane says Exit');
-    t.equal(await exitCard.getByTestId('lane-name').textContent(), exitLaneId, 'and its name');
+    t.equal(
+      await exitCard.getByTestId('lane-name').textContent(),
+      lotDef.lanes.find((l) => l.id === exitLaneId)!.name,
+      'and its name',
+    );
     for (const card of [laneCard, exitCard]) {
       const open = card.getByRole('button', { name: /^Open / });
       const look = await open.evaluate((el) => {

@@ -61,7 +61,7 @@ export function replaceLanes(state, list) {
   for (const raw of list) {
     if (!raw.id) continue;
     Object.assign(laneFor(state, raw.id), {
-      name: raw.id,
+      name: raw.name || raw.id,
       direction: raw.direction ?? null,
       state: raw.state ?? 'IDLE',
       display: raw.display ?? [],
