@@ -29,7 +29,20 @@ export function headerOf(raw: string, name: string): string {
   return line === undefined ? '' : line.slice(name.length + 1).trim();
 }
 
-export async function startSmtpCatcher(port = 0, limit = 200): Promise<SmtpCatcher> {
+export interface CatcherOptions {
+  /**
+   * Asked once a message's header block has arrived: true = behave as a connection that dies
+   * here (the crash tests kill the sender from this hook). The message is neither kept nor
+   * answered; a message is received only when the server answers 250, which this one never does.
+   */
+  cutOff?: (head: { messageId: string; to: string[] }) => boolean;
+}
+
+export async function startSmtpCatcher(
+  port = 0,
+  limit = 200,
+  options: CatcherOptions = {},
+): Promise<SmtpCatcher> {
   const messages: CaughtMail[] = [];
   const waiters: { n: number; resolve: (m: CaughtMail[]) => void }[] = [];
   const server = new SMTPServer({
@@ -39,8 +52,22 @@ export async function startSmtpCatcher(port = 0, limit = 200): Promise<SmtpCatch
     onAuth: (_auth, _session, cb) => cb(null, { user: 'catcher' }),
     onData(stream, session, cb) {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      let asked = options.cutOff === undefined;
+      let cut = false;
+      stream.on('data', (c: Buffer) => {
+        chunks.push(c);
+        if (asked) return;
+        const head = Buffer.concat(chunks).toString('utf8');
+        if (!/\r?\n\r?\n/.test(head)) return;
+        asked = true;
+        cut =
+          options.cutOff?.({
+            messageId: headerOf(head, 'message-id'),
+            to: session.envelope.rcptTo.map((r) => r.address),
+          }) === true;
+      });
       stream.on('end', () => {
+        if (cut) return;
         const raw = Buffer.concat(chunks).toString('utf8');
         messages.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
