@@ -268,6 +268,7 @@ function printSummary(
   out();
   out(`  Cloud API        ${system.cloudUrl}`);
   out(`  API docs         ${system.docsUrl}`);
+  out(`  Operator console ${system.cloudUrl}/console/   (log in as the admin or the operator below)`);
   out(`  Sent email       ${system.mailUrl}`);
   for (const [i, l] of lots.entries()) {
     out(
