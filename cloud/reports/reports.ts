@@ -15,9 +15,9 @@ import { occupancyBuckets, type Stay } from './occupancy.js';
  * The four reports, computed from the facts: the gate events the lot reported (entries, exits) and
  * what their effects recorded (`lot_cash_payments`, `lot_gate_charges`, `lot_debts`), the
  * reservations and the payments — never from counters. Every statement is scoped to one lot and a
- * range of whole buckets, and runs on the existing indexes: gate_events (lot_id, kind, at),
- * reservations (lot_id, status, start_at), payments (reservation_id, kind), the sync tables'
- * (lot_id, event_id) keys.
+ * range of whole buckets, and runs on indexes: gate_events (lot_id, kind, at), gate_sessions
+ * (lot_id, exited_at) and its open stays (lot_id, entered_at), reservations (lot_id, status,
+ * start_at), payments (reservation_id, kind), the sync tables' (lot_id, event_id) keys.
  */
 
 export interface ReportLot {
@@ -73,28 +73,21 @@ const count = (f: Frame) => f.bounds.length - 1;
 // -- occupancy ----------------------------------------------------------------------------------
 
 /**
- * Each session's entry and exit, from one scan of the lot's entry and exit events grouped by
- * session: no join of the events with themselves, and only the few fields needed leave the scan
- * (`offset 0` keeps the planner from carrying the whole event body into the aggregate).
- */
-const sessionsSql = (lot: string, last: string) => `
-  select min(at) filter (where kind = 'entry') as en,
-         min(at) filter (where kind = 'exit') as ex,
-         min(pool) as pool
-    from (select body->>'sessionId' as sid, kind, at, case kind when 'entry' then body->>'pool' end as pool
-            from gate_events
-           where lot_id = ${lot} and kind in ('entry', 'exit') and at < ${last}::timestamptz
-          offset 0) ev
-   group by sid`;
-
-/**
- * Stays that overlap the range: entered before its end, not gone before its start. An exit at or
- * after the end is not read, so the vehicle counts as inside to the end of the range.
+ * Stays that overlap the range, from `gate_sessions` (each session's first entry and first exit,
+ * folded from the gate events; migration 009): gone after the range starts and entered before it
+ * ends, through the exit index, plus those still inside, through the open-stay index. An exit at or
+ * after the end is not used by the sweep, so such a vehicle counts as inside to the end.
  */
 const STAYS_SQL = `
-  select extract(epoch from en)::float8 * 1000 as entered, extract(epoch from ex)::float8 * 1000 as exited, pool
-    from (${sessionsSql('$1', '$3')}) s
-   where en is not null and (ex is null or ex > $2::timestamptz)`;
+  select extract(epoch from entered_at)::float8 * 1000 as entered,
+         extract(epoch from exited_at)::float8 * 1000 as exited, pool
+    from gate_sessions
+   where lot_id = $1 and exited_at > $2::timestamptz and entered_at < $3::timestamptz
+     and exited_at > entered_at
+  union all
+  select extract(epoch from entered_at)::float8 * 1000, null, pool
+    from gate_sessions
+   where lot_id = $1 and exited_at is null and entered_at < $3::timestamptz`;
 
 const asPool = (p: string | null): OccupancyPool => (p === 'bookable' || p === 'driveup' ? p : 'unknown');
 
@@ -133,11 +126,12 @@ const ARRIVALS_SQL = `
 
 /** Exits in the range, with the stay of those whose entry the lot reported. */
 const DEPARTURES_SQL = `
-  select width_bucket(ex, $2::timestamptz[]) - 1 as i, count(*)::int as n,
-         count(*) filter (where en <= ex)::int as known,
-         coalesce(sum(extract(epoch from ex - en)) filter (where en <= ex), 0)::float8 as stay_s
-    from (${sessionsSql('$1', '$4')}) s
-   where ex >= $3::timestamptz and ex < $4::timestamptz
+  select width_bucket(exited_at, $2::timestamptz[]) - 1 as i, count(*)::int as n,
+         count(*) filter (where entered_at <= exited_at)::int as known,
+         coalesce(sum(extract(epoch from exited_at - entered_at)) filter (where entered_at <= exited_at), 0)::float8
+           as stay_s
+    from gate_sessions
+   where lot_id = $1 and exited_at >= $3::timestamptz and exited_at < $4::timestamptz
    group by 1`;
 
 export async function usageReport(q: Queryable, lot: ReportLot, range: ReportRange): Promise<UsageReport> {
