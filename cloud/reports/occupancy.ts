@@ -85,3 +85,54 @@ function apply(counts: number[], ev: SweepEvent): void {
   counts[ev.pool]! += ev.delta;
   counts[TOTAL]! += ev.delta;
 }
+
+/**
+ * What the database sums per bucket for one series (a pool, or all vehicles): the moves of the
+ * bucket's instants (+1 entry, −1 exit), folded by `occupancyFromSteps` with the count carried in.
+ */
+export interface SeriesStep {
+  /** Highest count after an instant of the bucket (all events of that instant applied). */
+  max: number;
+  /** Sum of the moves. */
+  net: number;
+  /** Sum of move × ms from its instant to the bucket's end: the area the moves add or remove. */
+  weighted: number;
+}
+
+export interface BucketSteps {
+  i: number;
+  /** Some move happens exactly at the bucket's start (so the count carried in is not a state of it). */
+  atStart: boolean;
+  /** Indexed like OCCUPANCY_POOLS, then all vehicles. */
+  series: readonly SeriesStep[];
+}
+
+/**
+ * Occupancy per bucket from per-bucket sums (pure): the count carried into a bucket is the one at
+ * the previous bucket's end; `atEnd` = carried + net; area = carried × length + weighted; `max`
+ * includes the carried count unless a move happens at the bucket's very start.
+ */
+export function occupancyFromSteps(
+  bounds: readonly Boundary[],
+  steps: readonly BucketSteps[],
+): OccupancyBucket[] {
+  const n = bounds.length - 1;
+  const byIndex = new Map(steps.map((s) => [s.i, s]));
+  const carried = new Array<number>(TOTAL + 1).fill(0);
+  const out: OccupancyBucket[] = [];
+  for (let i = 0; i < Math.max(n, 0); i++) {
+    const span = bounds[i + 1]!.ms - bounds[i]!.ms;
+    const s = byIndex.get(i);
+    const fig = (k: number): OccupancyFigures => {
+      const st = s?.series[k];
+      const inherited = carried[k]!;
+      const max = st === undefined ? inherited : s!.atStart ? st.max : Math.max(st.max, inherited);
+      const area = inherited * span + (st?.weighted ?? 0);
+      return { max, average: Math.round((area / span) * 100) / 100, atEnd: inherited + (st?.net ?? 0) };
+    };
+    const figs = Array.from({ length: TOTAL + 1 }, (_, k) => fig(k));
+    for (let k = 0; k <= TOTAL; k++) carried[k] = figs[k]!.atEnd;
+    out.push({ vehicles: figs[TOTAL]!, pools: { bookable: figs[0]!, driveup: figs[1]!, unknown: figs[2]! } });
+  }
+  return out;
+}

@@ -1,6 +1,5 @@
 import type {
   NoShowsReport,
-  OccupancyPool,
   OccupancyReport,
   ReportBucket,
   RevenueFigures,
@@ -9,7 +8,7 @@ import type {
 } from '../../protocol/reports.js';
 import type { Queryable } from '../db/database.js';
 import { type Boundary, bucketBase, reportBuckets } from './buckets.js';
-import { occupancyBuckets, type Stay } from './occupancy.js';
+import { type BucketSteps, occupancyFromSteps } from './occupancy.js';
 
 /**
  * The four reports, computed from the facts: the gate events the lot reported (entries, exits) and
@@ -76,20 +75,52 @@ const count = (f: Frame) => f.bounds.length - 1;
  * Stays that overlap the range, from `gate_sessions` (each session's first entry and first exit,
  * folded from the gate events; migration 009): gone after the range starts and entered before it
  * ends, through the exit index, plus those still inside, through the open-stay index. An exit at or
- * after the end is not used by the sweep, so such a vehicle counts as inside to the end.
+ * after the end is dropped, so such a vehicle counts as inside to the end.
  */
 const STAYS_SQL = `
-  select extract(epoch from entered_at)::float8 * 1000 as entered,
-         extract(epoch from exited_at)::float8 * 1000 as exited, pool
+  select entered_at as en, case when exited_at < $4::timestamptz then exited_at end as ex, pool
     from gate_sessions
-   where lot_id = $1 and exited_at > $2::timestamptz and entered_at < $3::timestamptz
+   where lot_id = $1 and exited_at > $3::timestamptz and entered_at < $4::timestamptz
      and exited_at > entered_at
   union all
-  select extract(epoch from entered_at)::float8 * 1000, null, pool
+  select entered_at, null, pool
     from gate_sessions
-   where lot_id = $1 and exited_at is null and entered_at < $3::timestamptz`;
+   where lot_id = $1 and exited_at is null and entered_at < $4::timestamptz`;
 
-const asPool = (p: string | null): OccupancyPool => (p === 'bookable' || p === 'driveup' ? p : 'unknown');
+/**
+ * Per bucket, what `occupancyFromSteps` (occupancy.ts) folds into occupancy, so one row per bucket
+ * leaves the database. Moves: +1 at entry (clamped to the range start), −1 at exit. A window over
+ * the moves in time order gives, per series (pool 0–2, 3 = all), the count once every move of that
+ * instant has happened (RANGE frame: peers included); per bucket, its maximum, the sum of the
+ * moves, and the sum of move × ms to the bucket's end.
+ */
+const series = (p: string) => `
+    max(c${p}) as max${p}, sum(d${p})::int as net${p}, sum(d${p}::bigint * to_end)::float8 as w${p}`;
+const OCCUPANCY_SQL = `
+  with stays as (${STAYS_SQL}),
+  moves as (
+    select greatest(en, $3::timestamptz) as at, pool, 1 as d from stays
+    union all
+    select ex, pool, -1 from stays where ex is not null
+  ),
+  counts as (
+    select at, width_bucket(at, $2::timestamptz[]) as b,
+           case when pool = 'bookable' then d else 0 end as d0,
+           case when pool = 'driveup' then d else 0 end as d1,
+           case when pool is distinct from 'bookable' and pool is distinct from 'driveup' then d else 0 end as d2,
+           d as d3,
+           sum(d) filter (where pool = 'bookable') over w as c0,
+           sum(d) filter (where pool = 'driveup') over w as c1,
+           sum(d) filter (where pool is distinct from 'bookable' and pool is distinct from 'driveup') over w as c2,
+           sum(d) over w as c3
+      from moves window w as (order by at)
+  ),
+  timed as (
+    select *, (date_part('epoch', ($2::timestamptz[])[b + 1] - at) * 1000)::bigint as to_end from counts
+  )
+  select b - 1 as i, bool_or(at = ($2::timestamptz[])[b]) as at_start,
+         ${['0', '1', '2', '3'].map(series).join(',')}
+    from timed group by b`;
 
 export async function occupancyReport(
   q: Queryable,
@@ -97,18 +128,20 @@ export async function occupancyReport(
   range: ReportRange,
 ): Promise<OccupancyReport> {
   const f = await frame(q, lot, range);
-  const [lotId, , first, last] = params(f);
-  const { rows } = await q.query<{ entered: number; exited: number | null; pool: string | null }>(STAYS_SQL, [
-    lotId,
-    first,
-    last,
-  ]);
-  const stays: Stay[] = rows.map((r) => ({
-    entered: Number(r.entered),
-    exited: r.exited === null ? null : Number(r.exited),
-    pool: asPool(r.pool),
+  const { rows } = await q.query<Record<string, number> & { i: number; at_start: boolean }>(
+    OCCUPANCY_SQL,
+    params(f),
+  );
+  const steps: BucketSteps[] = rows.map((r) => ({
+    i: r.i,
+    atStart: r.at_start,
+    series: [0, 1, 2, 3].map((k) => ({
+      max: Number(r[`max${k}`] ?? 0),
+      net: Number(r[`net${k}`]),
+      weighted: Number(r[`w${k}`]),
+    })),
   }));
-  const figures = occupancyBuckets(f.bounds, stays);
+  const figures = occupancyFromSteps(f.bounds, steps);
   return {
     ...header(f),
     report: 'occupancy',
