@@ -21,7 +21,8 @@ const TOTAL = OCCUPANCY_POOLS.length;
  * Occupancy per bucket by one sweep over the entries and exits (pure; O(stays · log + buckets)).
  * At an instant every event of that instant has happened: a vehicle leaving at t is no longer
  * inside at t, one arriving at t is. `max` is the most inside at any instant of the bucket,
- * `average` the time-weighted mean, `atEnd` the count just before the bucket ends.
+ * `average` the time-weighted mean, `atEnd` the count just before the bucket ends. The reference
+ * the report's SQL sweep (reports.ts + `occupancyFromSteps`) is property-tested against.
  */
 export function occupancyBuckets(bounds: readonly Boundary[], stays: readonly Stay[]): OccupancyBucket[] {
   const n = bounds.length - 1;
