@@ -92,35 +92,31 @@ const STAYS_SQL = `
  * leaves the database. Moves: +1 at entry (clamped to the range start), −1 at exit. A window over
  * the moves in time order gives, per series (pool 0–2, 3 = all), the count once every move of that
  * instant has happened (RANGE frame: peers included); per bucket, its maximum, the sum of the
- * moves, and the sum of move × ms to the bucket's end.
+ * moves, the sum of move × ms since the range start (Node turns it into move × ms to the bucket's
+ * end) and the first move's ms since the range start.
  */
-const series = (p: string) => `
-    max(c${p}) as max${p}, sum(d${p})::int as net${p}, sum(d${p}::bigint * to_end)::float8 as w${p}`;
+const series = (k: number) => `
+    max(c${k}) as max${k}, sum(d${k})::int as net${k}, sum(d${k} * rel)::float8 as s${k}`;
 const OCCUPANCY_SQL = `
-  with stays as (${STAYS_SQL}),
+  with stays as (
+    select en, ex, case pool when 'bookable' then 0 when 'driveup' then 1 else 2 end as p from (${STAYS_SQL}) s
+  ),
   moves as (
-    select greatest(en, $3::timestamptz) as at, pool, 1 as d from stays
+    select greatest(en, $3::timestamptz) as at, p, 1 as d from stays
     union all
-    select ex, pool, -1 from stays where ex is not null
+    select ex, p, -1 from stays where ex is not null
   ),
   counts as (
-    select at, width_bucket(at, $2::timestamptz[]) as b,
-           case when pool = 'bookable' then d else 0 end as d0,
-           case when pool = 'driveup' then d else 0 end as d1,
-           case when pool is distinct from 'bookable' and pool is distinct from 'driveup' then d else 0 end as d2,
-           d as d3,
-           sum(d) filter (where pool = 'bookable') over w as c0,
-           sum(d) filter (where pool = 'driveup') over w as c1,
-           sum(d) filter (where pool is distinct from 'bookable' and pool is distinct from 'driveup') over w as c2,
-           sum(d) over w as c3
+    select width_bucket(at, $2::timestamptz[]) as b,
+           (date_part('epoch', at - $3::timestamptz) * 1000)::bigint as rel,
+           case p when 0 then d else 0 end as d0, case p when 1 then d else 0 end as d1,
+           case p when 2 then d else 0 end as d2, d as d3,
+           sum(d) filter (where p = 0) over w as c0, sum(d) filter (where p = 1) over w as c1,
+           sum(d) filter (where p = 2) over w as c2, sum(d) over w as c3
       from moves window w as (order by at)
-  ),
-  timed as (
-    select *, (date_part('epoch', ($2::timestamptz[])[b + 1] - at) * 1000)::bigint as to_end from counts
   )
-  select b - 1 as i, bool_or(at = ($2::timestamptz[])[b]) as at_start,
-         ${['0', '1', '2', '3'].map(series).join(',')}
-    from timed group by b`;
+  select b - 1 as i, min(rel)::float8 as first_rel, ${[0, 1, 2, 3].map(series).join(',')}
+    from counts group by b`;
 
 export async function occupancyReport(
   q: Queryable,
@@ -128,19 +124,19 @@ export async function occupancyReport(
   range: ReportRange,
 ): Promise<OccupancyReport> {
   const f = await frame(q, lot, range);
-  const { rows } = await q.query<Record<string, number> & { i: number; at_start: boolean }>(
-    OCCUPANCY_SQL,
-    params(f),
-  );
-  const steps: BucketSteps[] = rows.map((r) => ({
-    i: r.i,
-    atStart: r.at_start,
-    series: [0, 1, 2, 3].map((k) => ({
-      max: Number(r[`max${k}`] ?? 0),
-      net: Number(r[`net${k}`]),
-      weighted: Number(r[`w${k}`]),
-    })),
-  }));
+  const { rows } = await q.query<Record<string, number> & { i: number }>(OCCUPANCY_SQL, params(f));
+  const first = f.bounds[0]!.ms;
+  const steps: BucketSteps[] = rows.map((r) => {
+    const toEnd = f.bounds[r.i + 1]!.ms - first;
+    return {
+      i: r.i,
+      atStart: first + Number(r.first_rel) === f.bounds[r.i]!.ms,
+      series: [0, 1, 2, 3].map((k) => {
+        const net = Number(r[`net${k}`]);
+        return { max: Number(r[`max${k}`] ?? 0), net, weighted: net * toEnd - Number(r[`s${k}`]) };
+      }),
+    };
+  });
   const figures = occupancyFromSteps(f.bounds, steps);
   return {
     ...header(f),
