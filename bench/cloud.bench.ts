@@ -25,7 +25,14 @@ import { bitmapMismatches, DATABASE_URL, lotBody, openTestDatabase } from '../cl
 import { systemClock } from '../protocol/clock.js';
 import { silentLogger } from '../protocol/logger.js';
 import { seededRandom } from '../protocol/random.js';
-import { type BenchContext, type BenchRow, type Measurement, skippedRow, toRow } from './harness.js';
+import {
+  type BenchContext,
+  type BenchRow,
+  type Measurement,
+  skippedRow,
+  toRow,
+  summariseMs,
+} from './harness.js';
 
 const CLIENTS = 64;
 const SPOTS = 1000;
@@ -51,24 +58,6 @@ function profileArgs(): string[] {
 /** The machine's 1-minute load average, noted with each figure (others may share the CPU). */
 function loadNote(): string {
   return `load ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`;
-}
-
-function summarise(name: string, samplesMs: number[], wallMs: number): Measurement {
-  const sorted = [...samplesMs].sort((a, b) => a - b);
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]! * 1000;
-  const mean = (sorted.reduce((a, b) => a + b, 0) / sorted.length) * 1000;
-  return {
-    name,
-    iterations: sorted.length,
-    p50Us: at(0.5),
-    p99Us: at(0.99),
-    meanUs: mean,
-    minUs: sorted[0]! * 1000,
-    maxUs: sorted[sorted.length - 1]! * 1000,
-    // Throughput of the whole concurrent run, not 1 / latency.
-    opsPerSec: (sorted.length / wallMs) * 1000,
-  };
 }
 
 /** `clients` loops sharing `total` operations, in this thread; latencies and wall time. */
@@ -393,7 +382,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       await load(running, 'reserve', 'bench', CLIENTS, 300, 'WU');
       ctx.log(`cloud: reserve+confirm × ${total}, ${CLIENTS} clients, 1 instance`);
       const res = await load(running, 'reserve', 'bench', CLIENTS, total, 'BN');
-      const reserve = summarise('cloud reserve+confirm (HTTP, 64 clients)', res.samples, res.wallMs);
+      const reserve = summariseMs('cloud reserve+confirm (HTTP, 64 clients)', res.samples, res.wallMs);
       const checked1 = await doubleBookings(running);
 
       await test.db.rows(
@@ -414,7 +403,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           c.release();
         }
       });
-      const baseline = summarise(
+      const baseline = summariseMs(
         'baseline: one-row insert tx (same clients, pool)',
         base1.samples,
         base1.wallMs,
@@ -427,12 +416,16 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       await load(running, 'capacity', 'bench', loadClients, 500, '');
       const cap = await load(running, 'capacity', 'bench', loadClients, checks, '');
       const health = await load(running, 'health', 'bench', loadClients, checks, '');
-      const capacity = summarise(
+      const capacity = summariseMs(
         `cloud capacity check (HTTP, ${loadClients} clients)`,
         cap.samples,
         cap.wallMs,
       );
-      const healthM = summarise(`baseline: /health (${loadClients} clients)`, health.samples, health.wallMs);
+      const healthM = summariseMs(
+        `baseline: /health (${loadClients} clients)`,
+        health.samples,
+        health.wallMs,
+      );
 
       // ---- reserve + confirm spread over many lots, more clients, the same instance ----
       ctx.log(`cloud: reserve+confirm × ${total}, ${MANY_CLIENTS} clients, ${MANY_LOTS.length} lots`);
@@ -447,7 +440,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         notes: `${note}; 1 instance (${where}), pool ${POOL}; ${res.refused} refused; ${checked1.text}; ${loadNote()}`,
       });
       const manyRow = toRow(
-        summarise(
+        summariseMs(
           `cloud reserve+confirm (HTTP, ${MANY_CLIENTS} clients, ${MANY_LOTS.length} lots)`,
           many.samples,
           many.wallMs,
@@ -482,7 +475,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         running = null;
         rows.push(
           toRow(
-            summarise(
+            summariseMs(
               `cloud reserve+confirm (HTTP, 64 clients, ${INSTANCES} instances)`,
               resN.samples,
               resN.wallMs,

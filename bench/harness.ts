@@ -261,3 +261,24 @@ export function report(rows: readonly BenchRow[], jsonPath: string = DEFAULT_RES
   writeFileSync(jsonPath, `${JSON.stringify(doc, null, 2)}\n`);
   process.stdout.write(`\nwrote ${jsonPath}\n`);
 }
+
+/**
+ * p50/p99/mean of latencies in milliseconds. With `wallMs` (a concurrent run's wall time) ops/s is
+ * the run's throughput; without it, 1 / mean latency.
+ */
+export function summariseMs(name: string, samplesMs: readonly number[], wallMs?: number): Measurement {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]! * 1000;
+  const mean = (sorted.reduce((a, b) => a + b, 0) / sorted.length) * 1000;
+  return {
+    name,
+    iterations: sorted.length,
+    p50Us: at(0.5),
+    p99Us: at(0.99),
+    meanUs: mean,
+    minUs: sorted[0]! * 1000,
+    maxUs: sorted[sorted.length - 1]! * 1000,
+    opsPerSec: wallMs !== undefined ? (sorted.length / wallMs) * 1000 : mean > 0 ? 1e6 / mean : 0,
+  };
+}

@@ -19,26 +19,10 @@ import {
   skippedRow,
   toRow,
   valueRow,
+  summariseMs,
 } from './harness.js';
 
 const YEAR_START = Date.UTC(2025, 0, 1);
-
-function summarise(name: string, samplesMs: number[]): Measurement {
-  const sorted = [...samplesMs].sort((a, b) => a - b);
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]! * 1000;
-  const mean = (sorted.reduce((a, b) => a + b, 0) / sorted.length) * 1000;
-  return {
-    name,
-    iterations: sorted.length,
-    p50Us: at(0.5),
-    p99Us: at(0.99),
-    meanUs: mean,
-    minUs: sorted[0]! * 1000,
-    maxUs: sorted[sorted.length - 1]! * 1000,
-    opsPerSec: mean > 0 ? 1e6 / mean : 0,
-  };
-}
 
 async function time(name: string, n: number, fn: () => Promise<unknown>): Promise<Measurement> {
   await fn(); // warm: plans, caches
@@ -48,7 +32,7 @@ async function time(name: string, n: number, fn: () => Promise<unknown>): Promis
     await fn();
     samples.push(performance.now() - t0);
   }
-  return summarise(name, samples);
+  return summariseMs(name, samples);
 }
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {

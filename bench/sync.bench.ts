@@ -40,6 +40,7 @@ import {
   skippedRow,
   toRow,
   valueRow,
+  summariseMs,
 } from './harness.js';
 
 const logger = silentLogger();
@@ -51,23 +52,6 @@ class LiveClock extends TestClock {
   override now(): number {
     return Date.now();
   }
-}
-
-function summarise(name: string, samplesMs: number[]): Measurement {
-  const sorted = [...samplesMs].sort((a, b) => a - b);
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]! * 1000;
-  const mean = (sorted.reduce((a, b) => a + b, 0) / sorted.length) * 1000;
-  return {
-    name,
-    iterations: sorted.length,
-    p50Us: at(0.5),
-    p99Us: at(0.99),
-    meanUs: mean,
-    minUs: sorted[0]! * 1000,
-    maxUs: sorted[sorted.length - 1]! * 1000,
-    opsPerSec: mean > 0 ? 1e6 / mean : 0,
-  };
 }
 
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -275,8 +259,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     }
     await pub.endAsync(true);
     await sub.endAsync(true);
-    const lagM = summarise('sync lag: commit → edge SQLite', lag);
-    const bareM = summarise('bare MQTT publish → receive', bare);
+    const lagM = summariseMs('sync lag: commit → edge SQLite', lag);
+    const bareM = summariseMs('bare MQTT publish → receive', bare);
     const rows: BenchRow[] = [
       toRow(bareM, { notes: where }),
       toRow(lagM, { baseline: bareM, budget: { label: 'p99 < 50 ms', p99MaxUs: 50_000 }, notes: where }),
