@@ -1,11 +1,12 @@
 /**
  * The fleet simulation as a test: determinism, the ghost-session class (issue 14), and a CI-sized run
- * of seeds that must hold every invariant. `npm run sim -- --seeds 10000` is the long version.
+ * of seeds (200 × 20 steps, about half a minute) that must hold every invariant. `npm run sim --
+ * --seeds 10000` is the long version.
  */
 import t from 'tap';
 import { runSimulation } from '../world.js';
 
-const CI_SEEDS = Number(process.env.SIM_SEEDS ?? 24);
+const CI_SEEDS = Number(process.env.SIM_SEEDS ?? 200);
 const CI_STEPS = Number(process.env.SIM_STEPS ?? 20);
 
 t.test('one seed replays exactly: same trace hash twice, another seed differs', async (t) => {
