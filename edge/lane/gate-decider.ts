@@ -78,7 +78,12 @@ export class GateDecider {
         return;
       case 'overflow':
         this.#devices.display.show(decision.display);
-        void this.#overflow(decision, correlationId).then(verdict);
+        // A failure here (the store closed under a stopping controller, a broken hook) refuses with
+        // "see attendant" instead of crashing the process (found by the fleet simulation, seed 55000+).
+        this.#overflow(decision, correlationId).then(verdict, (e: unknown) => {
+          this.#log.error({ err: e, correlationId }, 'overflow decision failed');
+          verdict({ kind: 'refuse', display: messages.seeAttendant() });
+        });
         return;
       case 'exit':
         this.#settleExit(decision.plan, decision.display, correlationId).then(verdict, (e: unknown) => {
