@@ -1,7 +1,7 @@
 /**
  * Money as integer minor units plus an ISO 4217 code. No floating point touches an amount.
  *
- * Pricing rule (domain.md "Money"), computed exactly:
+ * Pricing rule (docs/architecture.md#money-and-pricing), computed exactly:
  *  1. Every started 15-minute slot of the window costs hourlyRate / 4. Work in quarter-minor-units
  *     (slots × hourlyRate) so nothing is rounded per slot.
  *  2. Slots are grouped by the calendar day, in the lot's IANA time zone, of the slot's start

@@ -1,5 +1,5 @@
 /**
- * Licence plates at the gate (domain.md "Credentials at the gate"): normalise camera reads and
+ * Licence plates at the gate (docs/architecture.md#a-gate-event-end-to-end): normalise camera reads and
  * match them against reservations exactly, or within one usual camera confusion.
  */
 

@@ -4,7 +4,7 @@ import type { Logger } from '../../protocol/logger.js';
 import type { BackoffOptions, Timers } from '../../protocol/timers.js';
 
 /**
- * The narrow device interfaces lane logic depends on (design/gate.md). Real drivers (onoff,
+ * The narrow device interfaces lane logic depends on (docs/architecture.md#the-dependency-rule). Real drivers (onoff,
  * serialport, node-hid) and the simulator both sit behind these; the lane never knows which.
  * Subscriptions return an unsubscribe function.
  *

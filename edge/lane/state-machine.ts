@@ -3,7 +3,7 @@ import type { GateCredential } from './decision.js';
 import { messages } from './messages.js';
 
 /**
- * One lane at one barrier (design/gate.md), as a pure state machine: inputs are device events,
+ * One lane at one barrier (docs/architecture.md#the-lane-state-machine), as a pure state machine: inputs are device events,
  * decision results and clock ticks (all stamped with the time by the caller); outputs are commands
  * the lane shell executes. No I/O, no timers, no clock of its own.
  *

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { freePortBase } from './ports.js';
 
 /**
  * `npm start` end to end, as a user runs it on a fresh clone: the launcher as a child process on an
@@ -17,26 +17,6 @@ import t from 'tap';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const READY_TIMEOUT_MS = 45_000;
 const EXIT_TIMEOUT_MS = 20_000;
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolvePort) => {
-    const s = createServer();
-    s.once('error', () => resolvePort(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolvePort(true)));
-  });
-}
-
-/** A base port with the next five free (the demo uses base .. base+4). */
-async function freePortBase(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below Linux's ephemeral range (32768+), so no outgoing socket takes one of them meanwhile.
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    let ok = true;
-    for (let p = base; p < base + 5 && ok; p++) ok = await portFree(p);
-    if (ok) return base;
-  }
-  throw new Error('no free port range found');
-}
 
 async function until<T>(
   what: string,
@@ -85,7 +65,7 @@ t.test(
   'npm start: book through the printed API, the car is admitted at the lot, SIGINT exits 0',
   async (t) => {
     const data = await mkdtemp(join(tmpdir(), 'parkedge-npm-start-'));
-    const base = await freePortBase();
+    const base = await freePortBase(20_000, 12_000);
     // A fresh clone on a bare machine: the embedded database and broker, whatever this shell points at.
     const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' };
     delete env.DATABASE_URL;

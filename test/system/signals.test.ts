@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import { freePortBase } from './ports.js';
 
 /**
  * `npm start` as a good citizen: run through npm itself (its `sh -c`, its signal forwarding) in a
@@ -16,25 +16,6 @@ import t, { type Test } from 'tap';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const READY_TIMEOUT_MS = 60_000;
 const EXIT_TIMEOUT_MS = 20_000;
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolvePort) => {
-    const s = createServer();
-    s.once('error', () => resolvePort(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolvePort(true)));
-  });
-}
-
-/** A base port with the next five free, in a range npm-start.test.ts (20000+) does not use. */
-async function freePortBase(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 10_000 + Math.floor(Math.random() * 9_000);
-    let ok = true;
-    for (let p = base; p < base + 5 && ok; p++) ok = await portFree(p);
-    if (ok) return base;
-  }
-  throw new Error('no free port range found');
-}
 
 async function until(what: string, timeoutMs: number, probe: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -66,7 +47,7 @@ interface Demo {
 /** `npm start` in its own process group (detached), on a fresh data folder, ready to use. */
 async function startDemo(t: Test): Promise<Demo> {
   const data = await mkdtemp(join(tmpdir(), 'parkedge-signals-'));
-  const base = await freePortBase();
+  const base = await freePortBase(10_000, 9_000);
   const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' };
   delete env.DATABASE_URL;
   delete env.MQTT_URL;

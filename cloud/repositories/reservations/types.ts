@@ -95,7 +95,7 @@ export interface ReservationRepository {
   get(id: string): Promise<ReservationRow | null>;
   list(filter: ListFilter): Promise<{ reservations: ReservationView[]; nextCursor: string | null }>;
   /**
-   * Online drive-up overflow (domain.md "Capacity model"): book a free bookable spot for a vehicle
+   * Online drive-up overflow (docs/architecture.md#the-pool-model-bookable-and-drive-up): book a free bookable spot for a vehicle
    * at the gate, CONFIRMED, kind 'driveup'. Exactly once per requestKey.
    */
   reserveDriveUp(input: DriveUpInput): Promise<Result<Reservation, Refusal>>;
