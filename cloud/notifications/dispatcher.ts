@@ -310,7 +310,7 @@ export class Dispatcher {
         mail.links.booking = `${publicUrl}/v1/reservations/${encodeURIComponent(r.id)}`;
         if (d.kind === 'hold_expiring') {
           const checkout = await payments.createCheckout({
-            reservationId: r.id,
+            reference: r.id,
             amount: { amount: r.price_amount, currency: r.currency },
             description: `Parking at ${lot?.name ?? r.lot_id}, spot ${r.spot_label}`,
           });

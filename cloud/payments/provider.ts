@@ -7,18 +7,21 @@ import type { Result } from '../../protocol/result.js';
  * later. Nothing outside `cloud/payments/` and the payments plugin knows which one is in use.
  */
 export interface PaymentProvider {
-  /** Start a checkout for a held reservation; the driver pays at paymentUrl. */
-  createCheckout(input: { reservationId: string; amount: Money; description: string }): Promise<{
+  /**
+   * Start a checkout; the payer pays at paymentUrl. `reference` is the caller's name for what is
+   * being paid (a reservation id for a booking; other purposes prefix theirs, e.g. `exit:…`, `debt:…`).
+   */
+  createCheckout(input: { reference: string; amount: Money; description: string }): Promise<{
     checkoutId: string;
     paymentUrl: string;
   }>;
   /**
-   * Verify the token the checkout returned and capture the payment. Must be for this reservation and
+   * Verify the token the checkout returned and capture the payment. Must be for this reference and
    * exactly this amount. Returns the payment reference (for refunds) and a stored method (overstay).
    */
   verifyToken(input: {
     token: string;
-    reservationId: string;
+    reference: string;
     amount: Money;
   }): Promise<Result<{ paymentRef: string; storedMethodRef: string | null }, PaymentFailure>>;
   /** Charge a stored method (overstay). Idempotent per key. */
@@ -39,6 +42,6 @@ export interface PaymentProvider {
 }
 
 export interface PaymentFailure {
-  reason: 'invalid_token' | 'wrong_reservation' | 'amount_mismatch' | 'declined' | 'unavailable';
+  reason: 'invalid_token' | 'wrong_reference' | 'amount_mismatch' | 'declined' | 'unavailable';
   message: string;
 }

@@ -64,7 +64,7 @@ function payRoute(r: SandboxApi, provider: Pick<SandboxProvider, 'pay'>): void {
       if (!r.ok) throw new HttpError({ status: 404, error: 'checkout_not_found', message: r.error.message });
       return {
         paymentToken: r.value.token,
-        reservationId: r.value.reservationId,
+        reservationId: r.value.reference,
         amount: r.value.amount,
       };
     },

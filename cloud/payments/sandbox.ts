@@ -27,7 +27,7 @@ const VALIDITY_MS = 24 * 60 * 60 * 1000;
 export interface SandboxProvider extends PaymentProvider {
   readonly ledger: readonly LedgerEntry[];
   /** What the pay endpoint does: a token for a valid checkout id. */
-  pay(checkoutId: string): Result<{ token: string; reservationId: string; amount: Money }, PaymentFailure>;
+  pay(checkoutId: string): Result<{ token: string; reference: string; amount: Money }, PaymentFailure>;
 }
 
 export interface SandboxDeps {
@@ -44,10 +44,10 @@ export function createSandboxProvider(deps: SandboxDeps): SandboxProvider {
 
   const provider: SandboxProvider = {
     ledger: ledger.entries,
-    async createCheckout({ reservationId, amount }) {
+    async createCheckout({ reference, amount }) {
       const checkoutId = sealer.seal({
         t: 'checkout',
-        rid: reservationId,
+        rid: reference,
         amt: amount.amount,
         cur: amount.currency,
         iat: deps.clock.now(),
@@ -67,14 +67,14 @@ export function createSandboxProvider(deps: SandboxDeps): SandboxProvider {
         mid: ledger.ref('pm'),
         iat: deps.clock.now(),
       });
-      return ok({ token, reservationId: c.rid, amount: { amount: c.amt, currency: c.cur } });
+      return ok({ token, reference: c.rid, amount: { amount: c.amt, currency: c.cur } });
     },
-    async verifyToken({ token, reservationId, amount }) {
+    async verifyToken({ token, reference, amount }) {
       const p = sealer.open(token, PaymentClaims);
       if (p === null || !fresh(p.iat))
         return err({ reason: 'invalid_token', message: 'payment token is not valid' });
-      if (p.rid !== reservationId)
-        return err({ reason: 'wrong_reservation', message: 'payment token is for another reservation' });
+      if (p.rid !== reference)
+        return err({ reason: 'wrong_reference', message: 'payment token is for something else' });
       if (p.amt !== amount.amount || p.cur !== amount.currency)
         return err({ reason: 'amount_mismatch', message: 'payment token is for another amount' });
       const entry = ledger.record('capture', amount, p.pid);

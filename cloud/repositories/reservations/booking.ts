@@ -214,7 +214,7 @@ async function openCheckout(env: BookingEnv, lot: LotRecord, held: Held): Promis
   const { id } = held.row;
   try {
     const { paymentUrl } = await payments.createCheckout({
-      reservationId: id,
+      reference: id,
       amount: held.price,
       description: `Parking at ${lot.name}, spot ${held.row.spot_label}`,
     });

@@ -194,7 +194,7 @@ async function complete(
   const settled = await settledAnswer(env, row, now);
   if (settled !== null) return settled;
   const amount = { amount: row.price_amount, currency: row.currency };
-  const verified = await payments.verifyToken({ token: paymentToken, reservationId: id, amount });
+  const verified = await payments.verifyToken({ token: paymentToken, reference: id, amount });
   if (!verified.ok) {
     metrics.payments.inc({ kind: 'capture', outcome: 'refused' });
     return refuse(
