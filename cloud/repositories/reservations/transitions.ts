@@ -69,9 +69,10 @@ function buildStatusSql(cols: readonly (keyof StatusSets)[], guard: string | nul
   if (withPayment) {
     const n = 6 + cols.length;
     // Data-modifying CTEs run to completion whether or not the main query reads them.
-    paymentCte = `, p as (insert into payments (id, reservation_id, kind, amount, currency, status, provider_ref,
-                       created_at, updated_at)
-                     select $${n + 1}, u.id, $${n + 2}, $${n + 3}, u.currency, $${n + 4}, $${n + 5}, $3, $3 from u)`;
+    paymentCte = `, p as (insert into payments (id, reservation_id, lot_id, reference, kind, amount, currency, status,
+                       provider_ref, created_at, updated_at)
+                     select $${n + 1}, u.id, u.lot_id, u.id, $${n + 2}, $${n + 3}, u.currency, $${n + 4}, $${n + 5}, $3, $3
+                     from u)`;
   }
   return `with u as (update reservations set status = $2, updated_at = $3${assignments}
                   where id = $1${guard === null ? '' : ` and (${guard})`} returning ${COLS}),
