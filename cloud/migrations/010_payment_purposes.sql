@@ -23,3 +23,30 @@ alter table payments add column actor text;
 
 create index payments_lot_created on payments (lot_id, created_at);
 create index payments_refund_of on payments (refund_of) where refund_of is not null;
+
+-- Debts: every fee that was not collected — an exit left unpaid, a failed overstay charge, a fee the
+-- lot could not collect — owned by a plate, with its evidence, until it is paid or written off.
+create table debts (
+  id text primary key,
+  plate text not null,
+  lot_id text not null references lots (id),
+  source text not null check (source in ('unpaid_exit', 'failed_overstay', 'unable_to_collect')),
+  -- What the debt came from, unique per lot (the gate event id, the failed payment's id): an event
+  -- delivered twice opens one debt.
+  source_key text not null,
+  reservation_id text references reservations (id),
+  lane_id text,
+  entered_at timestamptz,
+  exited_at timestamptz,
+  amount bigint not null check (amount > 0),
+  currency text not null,
+  status text not null default 'open' check (status in ('open', 'paid', 'written_off')),
+  settled_by text,
+  settled_reason text,
+  settled_at timestamptz,
+  created_at timestamptz not null,
+  unique (lot_id, source_key)
+);
+create index debts_open_by_plate on debts (plate) where status = 'open';
+create index debts_lot_created on debts (lot_id, created_at);
+alter table payments add column debt_id text references debts (id);
