@@ -87,14 +87,24 @@ export interface DemoSystem {
   stop(): Promise<void>;
 }
 
+/**
+ * A free port for the cloud when no port base is given (tests). It must be known before the cloud
+ * listens (its public URL names it), so it is picked below Linux's ephemeral range (32768+): a port
+ * taken by listen(0) would be free again for any outgoing socket until the cloud binds it.
+ */
 async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await portFree(port)) return port;
+  }
+  throw new Error('no free port found below 32768');
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
 }
 
