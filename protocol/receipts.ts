@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Currency, Id, IsoTimestamp, LotId, MinorUnits } from './domain.js';
+import { ReservationView } from './http.js';
 
 /**
  * Operators (the legal entity that owns lots and issues receipts), receipts and the reconciliation
@@ -75,6 +76,9 @@ export const ReceiptParams = z.object({ paymentId: Id });
 
 /** The link to a receipt, as a booking's view carries it once paid. */
 export const ReceiptLink = z.object({ number: z.string(), url: z.string() });
+
+/** A booking as `GET /v1/reservations/{id}` answers it: with its receipt link once paid. */
+export const ReservationWithReceipt = ReservationView.extend({ receipt: ReceiptLink.nullable() });
 
 /** A receipt as stored (the data the PDF and HTML render). */
 export interface Receipt {
