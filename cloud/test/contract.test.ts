@@ -250,6 +250,15 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       }),
     })),
     {
+      route: 'GET /v1/lots/{lotId}/reconciliation',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { lotId },
+        query: { from: '2030-01-06', to: '2030-01-08' },
+      }),
+    },
+    {
       route: 'POST /v1/webhooks',
       expect: 201,
       request: () => ({
