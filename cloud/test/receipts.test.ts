@@ -1,7 +1,7 @@
 import t from 'tap';
 import { receiptPdf } from '../receipts/render.js';
 import { findReceipt } from '../receipts/store.js';
-import { buildTestCloud, HOUR, iso, lotBody, payCheckout, T0 } from './helpers.js';
+import { buildTestCloud, HOUR, iso, lotBody, MIN, payCheckout, T0 } from './helpers.js';
 
 /**
  * An operator gives its legal identity and a lot's VAT rate; a driver pays a booking and reads its
@@ -158,6 +158,40 @@ t.test('operator identity, VAT rate, and the receipt of a paid booking', async (
   t.equal(forged.status, 404, 'a forged link');
   const otherPayment = await cloud.call('GET', `/v1/payments/nope/receipt?t=${url.searchParams.get('t')}`);
   t.equal(otherPayment.status, 404, 'a link is good for its own payment only');
+
+  // ---- left 20 minutes late: the overstay charge gets the next number, with its minutes ----
+  cloud.clock.set(T0 + HOUR);
+  t.equal(
+    (
+      await cloud.call('POST', `/v1/lots/${lotId}/arrivals`, {
+        token: op.token,
+        body: { reservationId: r.body.id },
+      })
+    ).status,
+    200,
+  );
+  cloud.clock.set(T0 + 4 * HOUR + 20 * MIN);
+  const left = await cloud.call('POST', `/v1/lots/${lotId}/departures`, {
+    token: op.token,
+    body: { reservationId: r.body.id },
+  });
+  t.same(left.body.charge, { amount: 200, currency: 'EUR' }, '2 started slots × 400/4');
+  const [overstay] = await cloud.db.rows<{ id: string }>(
+    `select id from payments where reservation_id = $1 and kind = 'overstay' and status = 'succeeded'`,
+    [r.body.id],
+  );
+  const over = await cloud.call('GET', `/v1/payments/${overstay!.id}/receipt?format=html`, {
+    token: driver.token,
+  });
+  t.equal(over.status, 200);
+  for (const shown of [
+    'ACME-000002',
+    'Overstay after a booking',
+    '20 minutes',
+    '<th>VAT 20 %</th><td>0.33 EUR</td>',
+  ]) {
+    t.ok(over.body.includes(shown), `the overstay receipt shows ${shown}`);
+  }
 
   // A later change of identity does not rewrite the issued receipt.
   await cloud.call('PATCH', `/v1/operators/${operatorId}`, {
