@@ -45,7 +45,9 @@ const RECONCILIATION_SQL = `
                 else 'capturedProvider' end,
            p.amount
       from payments p
-     where p.lot_id = $1 and p.status = 'succeeded' and p.currency = $5
+     where p.status = 'succeeded' and p.currency = $5
+       -- Rows from before payments named their lot belong to their booking's lot.
+       and (p.lot_id = $1 or (p.lot_id is null and p.reservation_id in (select id from reservations where lot_id = $1)))
        and p.created_at >= $3::timestamptz and p.created_at < $4::timestamptz
     union all
     -- Cash the attendants took at the gate, as the lot reported it.

@@ -217,6 +217,19 @@ t.test('operator console in Chromium', { skip: chromiumSkip() }, async (t) => {
     `${(net / 100).toFixed(2)} EUR`,
     'net revenue as the report says',
   );
+  const reconciliation = page.getByTestId('reconciliation');
+  await reconciliation.waitFor();
+  const totalRow = reconciliation.locator('tr', { hasText: 'total' });
+  const today = new Date().toISOString().slice(0, 10);
+  const weekAgo = new Date(Date.now() - 6 * DAY).toISOString().slice(0, 10);
+  const rec = await cloud.call('GET', `/v1/lots/central/reconciliation?from=${weekAgo}&to=${today}`, {
+    token: operator.token,
+  });
+  t.match(
+    await totalRow.locator('td').nth(2).textContent(),
+    `${(rec.body.totals.captured / 100).toFixed(2)} EUR`,
+    'the reconciliation card shows what was captured over the week',
+  );
 
   await mkdir(join(ROOT, 'test-output'), { recursive: true });
   await page.screenshot({ path: join(ROOT, 'test-output', 'console-dashboard.png'), fullPage: true });
