@@ -263,6 +263,15 @@ t.test('operator console in Chromium', { skip: chromiumSkip() }, async (t) => {
   );
   t.equal(Number(refunds[0]?.amount), paid.body.price.amount, 'refunded in full');
   t.match(refunds[0]?.detail, /gate broken on arrival/, 'the reason is recorded');
+  // The credit note opens from the payments table, with the operator's session.
+  const creditNote = page.locator('#payments tr[data-kind="refund"] a', { hasText: 'credit note' });
+  const href = await creditNote.getAttribute('href');
+  const opened = await page.evaluate(async (url) => {
+    const res = await fetch(String(url));
+    return { status: res.status, text: await res.text() };
+  }, href);
+  t.equal(opened.status, 200, 'the credit note opens');
+  t.match(opened.text, /Credit note[\s\S]*-\d+\.\d\d EUR/, 'with negative amounts');
 
   // ---- log out -------------------------------------------------------------------------------
   await page.getByRole('button', { name: 'Log out' }).click();
