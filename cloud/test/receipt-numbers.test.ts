@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import t from 'tap';
+import { vatIncluded } from '../../protocol/receipts.js';
 import { toIso } from '../../protocol/slots.js';
 import { issueReceipt } from '../receipts/issue.js';
 import { buildTestCloud, HOUR, iso, lotBody, payCheckout, T0, type TestCloud } from './helpers.js';
@@ -146,3 +148,37 @@ t.test('a booking paid and refunded: receipt, then credit note with VAT split', 
     purpose: 'refund',
   });
 });
+
+t.test(
+  'VAT included: the database and protocol/receipts.ts round alike, halves away from zero',
+  async (t) => {
+    const cloud = await buildTestCloud();
+    t.teardown(() => cloud.close());
+    const hand: [number, number, number][] = [
+      [1200, 1900, 192], // 191.596… → 192
+      [1200, 2000, 200],
+      [5, 2000, 1], // 0.833… → 1
+      [21, 10_000, 11], // 10.5 → 11
+      [-21, 10_000, -11], // a credit note mirrors its receipt
+      [-1200, 1900, -192],
+      [999, 0, 0],
+    ];
+    const pairs = [
+      ...hand.map(([g, r]) => [g, r] as const),
+      ...fc.sample(
+        fc.tuple(fc.integer({ min: -10_000_000, max: 10_000_000 }), fc.integer({ min: 0, max: 10_000 })),
+        {
+          numRuns: 300,
+          seed: 11,
+        },
+      ),
+    ];
+    const rows = await cloud.db.rows<{ vat: string }>(
+      'select receipt_vat(g, r)::text as vat from unnest($1::bigint[], $2::int[]) with ordinality as x(g, r, n) order by n',
+      [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    );
+    for (const [i, [g, r, want]] of hand.entries()) t.equal(Number(rows[i]!.vat), want, `${g} at ${r} bp`);
+    const disagree = pairs.filter(([g, r], i) => vatIncluded(g, r) !== Number(rows[i]!.vat));
+    t.same(disagree, [], 'SQL and TypeScript agree');
+  },
+);
