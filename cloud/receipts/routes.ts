@@ -129,6 +129,8 @@ function receiptRoute(app: CloudApi): void {
       config: { access: 'optional' },
       schema: {
         tags: ['payments'],
+        // The signed link needs no token; an access token is optional.
+        security: [{}, { bearer: [] }],
         summary: 'The receipt (or credit note) of a payment, as a PDF or (`format=html`) a page',
         description:
           'Readable with the receipt link’s token `t`, or with an access token by the driver who paid or the ' +
