@@ -32,6 +32,8 @@ import { gateRoutes } from './routes/gate.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { lotRoutes } from './routes/lots.js';
+import { receiptRoutes } from './receipts/routes.js';
+import { reconciliationRoutes } from './reports/reconciliation-routes.js';
 import { reportRoutes } from './routes/reports.js';
 import { reservationRoutes } from './routes/reservations.js';
 
@@ -106,6 +108,8 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(gateRoutes);
   await app.register(fleetRoutes, { sync: deps.fleet ?? (() => null) });
   await app.register(reportRoutes);
+  await app.register(receiptRoutes);
+  await app.register(reconciliationRoutes);
   await app.register(consolePlugin);
   return app;
 }

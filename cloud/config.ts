@@ -73,6 +73,8 @@ export interface CloudConfig {
   sync: SyncConfig | null;
   /** Email and webhooks (docs/notifications.md); absent = the defaults, no SMTP. */
   notifications?: NotificationsConfig;
+  /** Receipt links (docs/money.md): HMAC key of their `?t=` token; absent = derived from the JWT secret. */
+  receipts?: { linkSecret: string };
 }
 
 export interface SyncConfig {
@@ -119,6 +121,7 @@ export const EnvSchema = z.object({
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   PAYMENT_PROVIDER: z.enum(['sandbox']).default('sandbox'),
   PAYMENT_SANDBOX_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  RECEIPT_LINK_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   SIGNING_KEY_ID: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 letters, digits, - or _')
@@ -246,6 +249,9 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
       admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: adminPassword },
     },
     payments: { provider: e.PAYMENT_PROVIDER, sandboxSecret },
+    receipts: {
+      linkSecret: await persistedSecret(dataDir, 'receipt-link-secret', e.RECEIPT_LINK_SECRET, secret),
+    },
     signing,
     rateLimits: {
       capacityPerUserPerMinute: e.RATE_LIMIT_CAPACITY_PER_MINUTE,

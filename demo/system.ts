@@ -23,6 +23,7 @@ import type { ConnectivityState } from '../protocol/mqtt.js';
 import type { Logger } from '../protocol/logger.js';
 import { cryptoRandom, seededRandom } from '../protocol/random.js';
 import { CloudApi, CloudApiError } from './cloud-api.js';
+import { seedOperator } from './operator.js';
 import { type CloudSyncHandle, cloudSyncHandle } from './cloud-sync.js';
 import { LinkRelay, targetOf } from './link.js';
 import { DEMO_CLOUD_ACCOUNTS, DEMO_LOTS, type DemoLot } from './lots.js';
@@ -312,6 +313,7 @@ async function seedCloud(
     await admin.request('POST', '/v1/lots', lotOf(def)).catch(ignoreExisting);
   }
   const lotIds = lotDefs.map((l) => l.id);
+  await seedOperator(admin, lotIds);
   await admin
     .request('POST', '/v1/users', { ...DEMO_CLOUD_ACCOUNTS.operator, role: 'operator', lotIds })
     .catch(ignoreExisting);

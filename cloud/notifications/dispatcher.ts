@@ -60,6 +60,8 @@ export interface DispatcherDeps {
   publicUrl: string;
   payments: PaymentProvider;
   mailer: Mailer | null;
+  /** The signed link to a payment's receipt (cloud/receipts/links.ts); absent = mails carry none. */
+  receiptUrl?: (paymentId: string) => string;
   onFailed?: (channel: 'email' | 'webhook') => void;
   onDepth?: (depth: number) => void;
 }
@@ -308,6 +310,7 @@ export class Dispatcher {
           overstay: r.overstay_amount,
         };
         mail.links.booking = `${publicUrl}/v1/reservations/${encodeURIComponent(r.id)}`;
+        mail.links.receipt = await this.#receiptLink(d.kind, r.id);
         if (d.kind === 'hold_expiring') {
           const checkout = await payments.createCheckout({
             reference: r.id,
@@ -319,6 +322,18 @@ export class Dispatcher {
       }
     }
     return { mail, credential };
+  }
+
+  /** The receipt of what the mail is about: the booking's capture, or its overstay charge. */
+  async #receiptLink(kind: string, reservationId: string): Promise<string | undefined> {
+    const paid = kind === 'booking_confirmed' ? 'capture' : kind === 'overstay_charged' ? 'overstay' : null;
+    if (paid === null || this.deps.receiptUrl === undefined) return undefined;
+    const [r] = await this.deps.db.rows<{ payment_id: string }>(
+      `select r.payment_id from receipts r join payments p on p.id = r.payment_id
+        where p.reservation_id = $1 and p.kind = $2`,
+      [reservationId, paid],
+    );
+    return r === undefined ? undefined : this.deps.receiptUrl(r.payment_id);
   }
 
   async #record(d: Claimed, outcome: WebhookOutcome): Promise<void> {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { definePlugin } from '../plugin.js';
+import { receiptLinks } from '../receipts/links.js';
 import { defaultNotificationsConfig, Dispatcher } from './dispatcher.js';
 import { webhookRoutes } from './routes.js';
 import { type Mailer, smtpMailer } from './transports.js';
@@ -48,6 +49,7 @@ export const notificationsPlugin = definePlugin<{ mailer?: Mailer | null }>(
       'parkedge_notifications_failed_total',
       'Notification delivery attempts that failed',
     );
+    const receipts = receiptLinks(app.config);
     const dispatcher = new Dispatcher({
       db: app.db,
       clock: app.clock,
@@ -56,6 +58,7 @@ export const notificationsPlugin = definePlugin<{ mailer?: Mailer | null }>(
       publicUrl: app.config.publicUrl,
       payments: app.payments,
       mailer,
+      receiptUrl: (paymentId) => receipts.url(paymentId),
       onFailed: () => failed.inc(),
       onDepth: (n) => depth.set(n),
     });

@@ -24,7 +24,7 @@ export interface MailContext {
   reservation: ReservationFacts | null;
   payload: Record<string, unknown>;
   /** Links already built by the caller: the booking/receipt page, the pay link for a hold. */
-  links: { booking?: string; pay?: string };
+  links: { booking?: string; pay?: string; receipt?: string };
   /** Content-ID of the inline QR image, when there is one. */
   qrCid?: string;
 }
@@ -62,6 +62,10 @@ export function money(amount: number, currency: string): string {
 /** One line of a message: text with {placeholders} filled from values. */
 type Line = { text: string; link?: string };
 
+/** The receipt link line, when the payment has one. */
+const receiptLine = (ctx: MailContext): Line[] =>
+  ctx.links.receipt === undefined ? [] : [{ text: 'Your receipt (PDF)', link: ctx.links.receipt }];
+
 function lines(ctx: MailContext): { subject: string; body: Line[] } {
   const r = ctx.reservation;
   const lot = ctx.lotName ?? ctx.lotId ?? 'your lot';
@@ -76,7 +80,8 @@ function lines(ctx: MailContext): { subject: string; body: Line[] } {
           { text: `Plate ${r?.plate}, spot ${r?.spotLabel}, ${when}.` },
           { text: `Paid ${r ? money(r.price.amount, r.price.currency) : ''}.` },
           { text: 'Show the QR code at the gate if your plate is not recognised.' },
-          { text: 'Your booking and receipt', link: ctx.links.booking },
+          { text: 'Your booking', link: ctx.links.booking },
+          ...receiptLine(ctx),
         ],
       };
     case 'hold_expiring':
@@ -114,7 +119,8 @@ function lines(ctx: MailContext): { subject: string; body: Line[] } {
           {
             text: `An overstay of ${r ? money(r.overstay ?? 0, r.price.currency) : ''} was charged to your payment method.`,
           },
-          { text: 'Your booking and receipt', link: ctx.links.booking },
+          { text: 'Your booking', link: ctx.links.booking },
+          ...receiptLine(ctx),
         ],
       };
     case 'debt_opened':

@@ -12,7 +12,8 @@ import { definePlugin } from '../plugin.js';
  * roles allowed — or the app refuses to start: no route is open by omission.
  */
 
-export type Access = 'public' | 'authenticated' | readonly Role[];
+/** 'optional': public, but a presented token is verified and sets `req.user` (signed-link routes). */
+export type Access = 'public' | 'optional' | 'authenticated' | readonly Role[];
 
 export interface AuthUser {
   id: string;
@@ -153,6 +154,12 @@ export const authPlugin = definePlugin(
     app.addHook('onRequest', async (req) => {
       const access = req.routeOptions.config?.access;
       if (access === undefined || access === 'public') return;
+      if (access === 'optional') {
+        if (req.headers.authorization !== undefined || sessionCookieOf(req.headers.cookie) !== null) {
+          req.user = authenticate(req);
+        }
+        return;
+      }
       const user = authenticate(req);
       req.user = user;
       if (access !== 'authenticated' && !access.includes(user.role)) {

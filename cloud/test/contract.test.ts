@@ -49,6 +49,7 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
     paymentToken: '',
     webhookId: '',
     retiredKid: '',
+    receiptPath: '',
   };
   const email = 'contract-driver@example.com';
   const password = 'a long enough password';
@@ -147,6 +148,38 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       route: 'GET /v1/reservations/{id}',
       expect: 200,
       request: () => ({ token: driver.token, params: { id: s.reservationId } }),
+      after: (b) => {
+        s.receiptPath = new URL((b as { receipt: { url: string } }).receipt.url).pathname;
+      },
+    },
+    {
+      route: 'GET /v1/payments/{paymentId}/receipt',
+      expect: 200,
+      request: () => ({
+        token: driver.token,
+        params: { paymentId: s.receiptPath.split('/')[3]! },
+        query: { format: 'html' },
+      }),
+    },
+    { route: 'GET /v1/operators', expect: 200, request: () => ({ token: admin.token }) },
+    {
+      route: 'GET /v1/operators/{id}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: `op-${admin.user.id}` } }),
+    },
+    {
+      route: 'PATCH /v1/operators/{id}',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { id: `op-${admin.user.id}` },
+        body: { legalName: 'Contract Parking GmbH', vatId: 'DE123456789' },
+      }),
+    },
+    {
+      route: 'PUT /v1/lots/{lotId}/vat',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { lotId }, body: { vatRateBp: 1900 } }),
     },
     {
       route: 'GET /v1/reservations',
@@ -216,6 +249,15 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
         query: { from: iso(T0 - 24 * HOUR), to: iso(T0 + 24 * HOUR), bucket: 'day' },
       }),
     })),
+    {
+      route: 'GET /v1/lots/{lotId}/reconciliation',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { lotId },
+        query: { from: '2030-01-06', to: '2030-01-08' },
+      }),
+    },
     {
       route: 'POST /v1/webhooks',
       expect: 201,

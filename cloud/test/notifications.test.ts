@@ -92,6 +92,10 @@ t.test('booking confirmed, hold expiring and cancelled arrive by email, each onc
   t.match(raw, /Content-Type: image\/png/, 'the QR code as an inline image');
   t.match(raw, new RegExp(`Content-ID: <qr-${id}@parkedge>`));
   t.match(raw, new RegExp(`/v1/reservations/${id}`), 'the booking link');
+  const receiptLink = /\/v1\/payments\/([\w-]+)\/receipt\?t=([\w-]+)/.exec(raw.replaceAll('=3D', '='));
+  t.ok(receiptLink, 'the receipt link');
+  const receipt = await cloud.app.inject({ method: 'GET', url: receiptLink![0] });
+  t.equal(receipt.statusCode, 200, 'which opens the PDF without an account');
   t.match(mail.messageId, /^<n\d+\.[0-9a-f]{16}@parkedge>$/);
   t.same(await cloud.app.notifications.drain(), { sent: 0, failed: 0 }, 'nothing more to send');
 

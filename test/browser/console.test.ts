@@ -217,6 +217,19 @@ t.test('operator console in Chromium', { skip: chromiumSkip() }, async (t) => {
     `${(net / 100).toFixed(2)} EUR`,
     'net revenue as the report says',
   );
+  const reconciliation = page.getByTestId('reconciliation');
+  await reconciliation.waitFor();
+  const totalRow = reconciliation.locator('tr', { hasText: 'total' });
+  const today = new Date().toISOString().slice(0, 10);
+  const weekAgo = new Date(Date.now() - 6 * DAY).toISOString().slice(0, 10);
+  const rec = await cloud.call('GET', `/v1/lots/central/reconciliation?from=${weekAgo}&to=${today}`, {
+    token: operator.token,
+  });
+  t.match(
+    await totalRow.locator('td').nth(2).textContent(),
+    `${(rec.body.totals.captured / 100).toFixed(2)} EUR`,
+    'the reconciliation card shows what was captured over the week',
+  );
 
   await mkdir(join(ROOT, 'test-output'), { recursive: true });
   await page.screenshot({ path: join(ROOT, 'test-output', 'console-dashboard.png'), fullPage: true });
@@ -250,6 +263,15 @@ t.test('operator console in Chromium', { skip: chromiumSkip() }, async (t) => {
   );
   t.equal(Number(refunds[0]?.amount), paid.body.price.amount, 'refunded in full');
   t.match(refunds[0]?.detail, /gate broken on arrival/, 'the reason is recorded');
+  // The credit note opens from the payments table, with the operator's session.
+  const creditNote = page.locator('#payments tr[data-kind="refund"] a', { hasText: 'credit note' });
+  const href = await creditNote.getAttribute('href');
+  const opened = await page.evaluate(async (url) => {
+    const res = await fetch(String(url));
+    return { status: res.status, text: await res.text() };
+  }, href);
+  t.equal(opened.status, 200, 'the credit note opens');
+  t.match(opened.text, /Credit note[\s\S]*-\d+\.\d\d EUR/, 'with negative amounts');
 
   // ---- log out -------------------------------------------------------------------------------
   await page.getByRole('button', { name: 'Log out' }).click();

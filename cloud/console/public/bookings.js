@@ -159,7 +159,7 @@ async function showStory(host, id) {
         h(
           'thead',
           null,
-          h('tr', null, ...['Kind', 'Amount', 'Status', 'Detail'].map((t) => h('th', null, t))),
+          h('tr', null, ...['Kind', 'Amount', 'Status', 'Detail', 'Receipt'].map((t) => h('th', null, t))),
         ),
         h(
           'tbody',
@@ -172,6 +172,19 @@ async function showStory(host, id) {
               h('td', null, fmtMoney(p.amount, p.currency)),
               h('td', null, p.status),
               h('td', null, p.detail ?? ''),
+              h(
+                'td',
+                null,
+                p.status === 'succeeded' &&
+                  h(
+                    'a',
+                    {
+                      href: `/v1/payments/${encodeURIComponent(p.id)}/receipt?format=html`,
+                      target: '_blank',
+                    },
+                    p.kind === 'refund' ? 'credit note' : 'receipt',
+                  ),
+              ),
             ),
           ),
         ),

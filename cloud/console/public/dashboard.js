@@ -6,6 +6,7 @@ import { api } from './api.js';
 import { lineChart } from './charts.js';
 import { showCommands } from './commands.js';
 import { fmtMoney, h, render } from './dom.js';
+import { showReconciliation } from './reconciliation.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -87,6 +88,7 @@ export async function showDashboard(view, lotId) {
       ),
     ),
     h('div', { class: 'charts' }, ...charts),
+    h('div', { id: 'reconciliation' }),
     h('div', { id: 'commands' }),
   );
   const pools = (/** @type {any} */ r) =>
@@ -126,5 +128,6 @@ export async function showDashboard(view, lotId) {
       bars: true,
     }),
   ]);
+  await showReconciliation(/** @type {HTMLElement} */ (view.querySelector('#reconciliation')), lotId);
   await showCommands(/** @type {HTMLElement} */ (view.querySelector('#commands')), lotId, fleet);
 }

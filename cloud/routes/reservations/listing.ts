@@ -1,11 +1,9 @@
 import type { z } from 'zod';
-import {
-  ReservationListQuery,
-  ReservationListResponse,
-  ReservationParams,
-  ReservationView,
-} from '../../../protocol/http.js';
+import { ReservationListQuery, ReservationListResponse, ReservationParams } from '../../../protocol/http.js';
+import { ReservationWithReceipt } from '../../../protocol/receipts.js';
 import { HttpError } from '../../errors.js';
+import { receiptLinks } from '../../receipts/links.js';
+import { bookingReceipt } from '../../receipts/store.js';
 import type { AuthUser } from '../../plugins/auth.js';
 import { toView } from '../../repositories/reservations.js';
 import type { CloudApi } from '../api.js';
@@ -13,19 +11,26 @@ import { accessibleReservation, reservationErrors } from './access.js';
 
 /** GET /v1/reservations/:id. */
 export function getReservationRoute(app: CloudApi): void {
+  const links = receiptLinks(app.config);
   app.get(
     '/v1/reservations/:id',
     {
       config: { access: 'authenticated' },
       schema: {
         tags: ['reservations'],
-        summary: 'One reservation',
+        summary: 'One reservation, with the link to its receipt once paid',
         params: ReservationParams,
-        response: { 200: ReservationView, ...reservationErrors },
+        response: { 200: ReservationWithReceipt, ...reservationErrors },
       },
     },
-    async (req) =>
-      toView(await accessibleReservation(app, { user: req.user, id: req.params.id, staffMay: true })),
+    async (req) => {
+      const row = await accessibleReservation(app, { user: req.user, id: req.params.id, staffMay: true });
+      const receipt = await bookingReceipt(app.db.pooled, row.id);
+      return {
+        ...toView(row),
+        receipt: receipt === null ? null : { number: receipt.number, url: links.url(receipt.paymentId) },
+      };
+    },
   );
 }
 
