@@ -53,14 +53,15 @@ function payRoute(r: SandboxApi, provider: Pick<SandboxProvider, 'pay'>): void {
       config: { access: 'public' },
       schema: {
         tags: ['sandbox'],
-        summary: 'Pay a sandbox checkout; returns the payment token for /complete',
+        summary:
+          'Pay a sandbox checkout (captures once, raises the signed checkout webhook); returns the payment token for /complete',
         security: [],
         body: SandboxPayBody,
         response: { 200: SandboxPayResponse, 400: ErrorBody, 404: ErrorBody },
       },
     },
     async (req) => {
-      const r = provider.pay(req.body.checkout);
+      const r = await provider.pay(req.body.checkout);
       if (!r.ok) throw new HttpError({ status: 404, error: 'checkout_not_found', message: r.error.message });
       return {
         paymentToken: r.value.token,
