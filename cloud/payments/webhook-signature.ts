@@ -41,7 +41,7 @@ export function verifyWebhook(
       secret,
       TOLERANCE_SEC,
       undefined,
-      Math.floor(nowMs / 1000),
+      nowMs,
     ) as unknown as WebhookEvent;
     if (
       typeof event?.id !== 'string' ||
