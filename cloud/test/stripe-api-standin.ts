@@ -57,7 +57,10 @@ function parseForm(text: string): Obj {
     let node = out;
     for (const [i, part] of path.entries()) {
       if (i === path.length - 1) node[part] = value;
-      else node = (node[part] ??= {}) as Obj;
+      else {
+        if (node[part] === undefined) node[part] = {};
+        node = node[part] as Obj;
+      }
     }
   }
   return out;
