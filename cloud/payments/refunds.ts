@@ -137,8 +137,8 @@ export function createRefunds(deps: {
         const now = toIso(clock.now());
         await q.query(
           `insert into payments (id, reservation_id, lot_id, reference, kind, amount, currency, status, refund_of,
-                                 reason, actor, created_at, updated_at)
-           values ($1, $2, $3, $4, 'refund', $5, $6, 'pending', $7, $8, $9, $10, $10)`,
+                                 reason, actor, detail, created_at, updated_at)
+           values ($1, $2, $3, $4, 'refund', $5, $6, 'pending', $7, $8, $9, 'refund by ' || $9 || ': ' || $8, $10, $10)`,
           [
             refundId,
             p.reservation_id,

@@ -84,7 +84,9 @@ export function createPaymentSettlement(
     const status = result.ok ? 'succeeded' : 'failed';
     // Only a row still pending: the provider's webhook may have settled it meanwhile.
     await db.rows(
-      `update payments set status = $2, provider_ref = $3, detail = $4, updated_at = $5 where id = $1 and status = 'pending'`,
+      `update payments set status = $2, provider_ref = $3, updated_at = $5,
+              detail = case when $4::text is null then detail else coalesce(detail || ' — failed: ', '') || $4 end
+       where id = $1 and status = 'pending'`,
       [
         p.id,
         status,
