@@ -166,7 +166,9 @@ async function refund(
     const found = await app.refunds.get(p.id);
     const amount = Math.min(due, found?.payment.refundable.amount ?? 0);
     if (amount <= 0) continue;
-    const r = unwrap(await app.refunds.refund({ paymentId: p.id, amount, reason: body.reason, actor: user.id }));
+    const r = unwrap(
+      await app.refunds.refund({ paymentId: p.id, amount, reason: body.reason, actor: user.id }),
+    );
     last = r.refundId;
     due -= amount;
   }
