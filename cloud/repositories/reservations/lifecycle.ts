@@ -22,7 +22,11 @@ import type { PaymentRecord, StatusSets, StatusWriter } from './transitions.js';
 type Confirmation = { kind: 'confirmed' | 'expired' | 'raced'; row: ReservationRow };
 
 const holdExpired = (row: ReservationRow) =>
-  refuse(410, 'hold_expired', `the hold expired at ${iso(row.hold_expires_at)}; nothing was charged`);
+  refuse(
+    410,
+    'hold_expired',
+    `the hold expired at ${iso(row.hold_expires_at)}; nothing is kept: a payment that arrived late is refunded in full`,
+  );
 const notPayable = (row: ReservationRow) => refuse(409, 'not_payable', `reservation is ${row.status}`);
 
 export interface Lifecycle {
