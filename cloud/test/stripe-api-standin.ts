@@ -264,7 +264,6 @@ export async function startStripeStandin(): Promise<StripeStandin> {
       req.socket.destroy();
       return;
     }
-    if (s.slowMs > 0) await new Promise((r) => setTimeout(r, s.slowMs));
     let reply: { status: number; body: Obj };
     if (s.mode === 'error')
       reply = { status: 500, body: { error: { type: 'api_error', message: 'stand-in is failing' } } };
@@ -279,6 +278,8 @@ export async function startStripeStandin(): Promise<StripeStandin> {
       reply = { status, body };
       if (key !== null && status < 500) replies.set(`${req.method} ${url.pathname} ${key}`, reply);
     }
+    // Slow: the work is done (and remembered under its key) at once, the answer comes late.
+    if (s.slowMs > 0) await new Promise((r) => setTimeout(r, s.slowMs));
     if (res.destroyed) return;
     res.writeHead(reply.status, { 'content-type': 'application/json', 'request-id': id('req') });
     res.end(JSON.stringify(reply.body));

@@ -355,3 +355,78 @@ t.test('crash between capture and confirmation: recovered from Stripe', async (t
   await cloud.app.sweepers.runHoldExpiry();
   t.equal(await status(r.body.id), 'CONFIRMED', 'the sweeper found the capture by reference');
 });
+
+t.test(
+  'overstay at the gate is charged off-session; a late charge webhook settles a timed-out call',
+  async (t) => {
+    const { cloud, reserve, webhook, payAndNotify, standin } = await setup(t);
+    const attendant = await cloud.userWithToken('attendant', ['stripe-lot']);
+    const gate = (path: string, id: string) =>
+      cloud.call('POST', `/v1/lots/stripe-lot/${path}`, {
+        token: attendant.token,
+        body: { reservationId: id },
+      });
+    const overstay = (id: string) =>
+      cloud.db.rows<{ id: string; status: string; provider_ref: string | null; amount: string }>(
+        `select id, status, provider_ref, amount from payments where reservation_id = $1 and kind = 'overstay'`,
+        [id],
+      );
+
+    const a = await reserve('ST9');
+    const ea = payAndNotify(a.body.paymentUrl);
+    await webhook(ea.body, ea.signature);
+    cloud.clock.set(T0 + 50 * MIN);
+    t.equal((await gate('arrivals', a.body.id)).status, 200);
+    cloud.clock.set(T0 + 2 * HOUR + 20 * MIN);
+    const left = await gate('departures', a.body.id);
+    t.same(left.body.charge, { amount: 200, currency: 'EUR' });
+    const [charged] = await overstay(a.body.id);
+    t.equal(charged?.status, 'succeeded', 'charged on the saved card');
+    const pi = standin.intents.get(charged!.provider_ref!);
+    t.equal(pi?.amount, 200);
+    t.equal(
+      (pi?.metadata as Record<string, unknown> | undefined)?.key,
+      charged?.id,
+      'the payment row id is the key',
+    );
+    const call = standin.requests.find((r) => r.path === '/v1/payment_intents');
+    t.equal(call?.idempotencyKey, `charge:${charged?.id}`, 'with an idempotency key to Stripe');
+
+    cloud.clock.set(T0);
+    const b = await reserve('ST10');
+    const eb = payAndNotify(b.body.paymentUrl);
+    await webhook(eb.body, eb.signature);
+    cloud.clock.set(T0 + 50 * MIN);
+    await gate('arrivals', b.body.id);
+    cloud.clock.set(T0 + 2 * HOUR + 20 * MIN);
+    standin.slowMs = 800; // Stripe charges, but the answer comes after our timeout
+    t.equal((await gate('departures', b.body.id)).status, 200, 'the exit is not held up');
+    standin.slowMs = 0;
+    const [pending] = await overstay(b.body.id);
+    t.equal(pending?.status, 'pending', 'unknown outcome: kept pending, not failed');
+    const made = [...standin.intents.values()].filter(
+      (p) => (p.metadata as Record<string, unknown>).key === pending?.id,
+    );
+    t.equal(made.length, 1, 'the retry under the same key made no second charge');
+    const ev = standin.signedEvent('payment_intent.succeeded', made[0]!, WEBHOOK_SECRET, cloud.clock.now());
+    t.equal((await webhook(ev.body, ev.signature)).json().outcome, 'applied');
+    t.equal((await overstay(b.body.id))[0]?.status, 'succeeded', 'settled by the late webhook');
+    t.equal((await webhook(ev.body, ev.signature)).json().outcome, 'replayed');
+  },
+);
+
+t.test('PAYMENT_PROVIDER=stripe without keys is refused at start-up, naming them', async (t) => {
+  const { parseEnv } = await import('../config.js');
+  t.throws(() => parseEnv({ PAYMENT_PROVIDER: 'stripe' }), /STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET/);
+  t.throws(
+    () => parseEnv({ PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'sk_test_123456' }),
+    /STRIPE_WEBHOOK_SECRET/,
+  );
+  const ok = parseEnv({
+    PAYMENT_PROVIDER: 'stripe',
+    STRIPE_SECRET_KEY: 'sk_test_123456',
+    STRIPE_WEBHOOK_SECRET: 'whsec_123456',
+  });
+  t.equal(ok.PAYMENT_PROVIDER, 'stripe');
+  t.equal(parseEnv({}).PAYMENT_PROVIDER, 'sandbox', 'the sandbox stays the default');
+});
