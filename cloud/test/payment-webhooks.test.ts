@@ -206,3 +206,35 @@ t.test('provider down on reserve: 502, nothing booked, a retry succeeds', async 
   sandbox.setDown(false);
   t.equal((await cloud.call('POST', '/v1/reservations', { token: driver.token, body })).status, 201);
 });
+
+t.test('other purposes register on the registry and get their captures once', async (t) => {
+  const { cloud, sandbox } = await setup(t);
+  const got: unknown[] = [];
+  cloud.app.paymentPurposes.register('exit', {
+    async captured(p) {
+      if (got.some((g) => (g as { paymentRef: string }).paymentRef === p.paymentRef)) return 'duplicate';
+      got.push(p);
+      return 'applied';
+    },
+  });
+  t.throws(() => cloud.app.paymentPurposes.register('exit', { captured: async () => 'unknown' }), /twice/);
+  const amount = { amount: 650, currency: 'EUR' };
+  const checkout = await sandbox.createCheckout({
+    reference: 'exit:sbx:session-1',
+    amount,
+    description: 'exit fee',
+  });
+  const paid = await cloud.call('POST', '/v1/sandbox/pay', { body: { checkout: checkout.checkoutId } });
+  t.equal(paid.status, 200);
+  t.equal(paid.body.reference, 'exit:sbx:session-1');
+  t.notOk('reservationId' in paid.body, 'not a booking');
+  t.match(got, [{ reference: 'exit:sbx:session-1', amount, paymentRef: /^pi_/ }]);
+  await cloud.call('POST', '/v1/sandbox/pay', { body: { checkout: checkout.checkoutId } });
+  t.equal(got.length, 1, 'paid twice, applied once');
+  const stray = await sandbox.createCheckout({ reference: 'nothing:1', amount, description: 'x' });
+  await cloud.call('POST', '/v1/sandbox/pay', { body: { checkout: stray.checkoutId } });
+  const [event] = await cloud.db.rows<{ outcome: string }>(
+    `select outcome from payment_events where reference = 'nothing:1'`,
+  );
+  t.equal(event?.outcome, 'unknown', 'a reference no purpose knows is recorded and ignored');
+});
