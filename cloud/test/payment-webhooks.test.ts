@@ -146,9 +146,15 @@ t.test('sandbox refunds: partial, several, never over the capture; cancellation 
     [100, 50],
     'two refunds at the provider',
   );
+  const raced = await Promise.all([refund(200, 'd'), refund(200, 'e')]);
+  t.same(
+    raced.map((r) => r.status).sort(),
+    [200, 409],
+    'two concurrent refunds over what is left: one goes through',
+  );
   const direct = await sandbox.refund({
     paymentRef: capture!.provider_ref,
-    amount: { amount: 251, currency: 'EUR' },
+    amount: { amount: 51, currency: 'EUR' },
     idempotencyKey: 'direct',
   });
   t.same(direct.ok ? null : direct.error.reason, 'over_refund', 'the sandbox itself refuses too');
