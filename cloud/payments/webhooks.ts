@@ -22,7 +22,12 @@ import type { PaymentPurposes } from './purposes.js';
 
 export interface WebhookHandler {
   handle(rawBody: string, signature: string | undefined): Promise<Result<WebhookAck, PaymentFailure>>;
+  /** Forget applied events older than the retention (Stripe redelivers for up to three days). */
+  prune(nowMs: number): Promise<number>;
 }
+
+/** Applied events are kept this long, well past Stripe's redelivery window. */
+const EVENT_RETENTION_MS = 30 * 24 * 60 * 60_000;
 
 export function createWebhookHandler(deps: {
   db: Database;
@@ -67,6 +72,13 @@ export function createWebhookHandler(deps: {
   }
 
   return {
+    async prune(nowMs) {
+      const gone = await db.rows(
+        'delete from payment_events where applied_at is not null and received_at < $1 returning 1',
+        [toIso(nowMs - EVENT_RETENTION_MS)],
+      );
+      return gone.length;
+    },
     async handle(rawBody, signature) {
       const parsed = await provider.parseWebhook(rawBody, signature);
       if (!parsed.ok) {

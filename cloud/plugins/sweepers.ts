@@ -37,6 +37,7 @@ export const sweepersPlugin = definePlugin(
         if (n !== null) {
           await reservations.settlePendingPayments(nowMs);
           await app.paymentRecovery.run(nowMs, SWEEP_LOOKBACK_MS);
+          await app.paymentWebhooks.prune(nowMs);
           await reservations.pruneIdempotencyKeys(nowMs);
         }
         return n;

@@ -244,3 +244,14 @@ t.test('other purposes register on the registry and get their captures once', as
   );
   t.equal(event?.outcome, 'unknown', 'a reference no purpose knows is recorded and ignored');
 });
+
+t.test('applied webhook events are forgotten after 30 days, not before', async (t) => {
+  const { cloud, reserve } = await setup(t);
+  const r = await reserve('SB9');
+  await payCheckout(cloud, r.paymentUrl);
+  const count = async () => (await cloud.db.rows('select 1 from payment_events')).length;
+  t.equal(await count(), 1);
+  t.equal(await cloud.app.paymentWebhooks.prune(cloud.clock.now() + 29 * 24 * HOUR), 0);
+  t.equal(await cloud.app.paymentWebhooks.prune(cloud.clock.now() + 31 * 24 * HOUR), 1);
+  t.equal(await count(), 0);
+});
