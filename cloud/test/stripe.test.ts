@@ -430,3 +430,45 @@ t.test('PAYMENT_PROVIDER=stripe without keys is refused at start-up, naming them
   t.equal(ok.PAYMENT_PROVIDER, 'stripe');
   t.equal(parseEnv({}).PAYMENT_PROVIDER, 'sandbox', 'the sandbox stays the default');
 });
+
+t.test(
+  'a refund whose answer timed out stays pending; its late webhook settles it, a stale one does not undo it',
+  async (t) => {
+    const { cloud, op, reserve, webhook, payAndNotify, standin } = await setup(t);
+    const r = await reserve('ST11');
+    const paid = payAndNotify(r.body.paymentUrl);
+    await webhook(paid.body, paid.signature);
+    const [capture] = await cloud.db.rows<{ id: string }>(
+      `select id from payments where reference = $1 and kind = 'capture'`,
+      [r.body.id],
+    );
+    standin.slowMs = 800;
+    const slow = await cloud.call('POST', `/v1/payments/${capture!.id}/refunds`, {
+      token: op.token,
+      headers: { 'idempotency-key': 'slow-1' },
+      body: { amount: 400, reason: 'lane closed' },
+    });
+    standin.slowMs = 0;
+    t.equal(slow.status, 200);
+    t.equal(slow.body.refund.status, 'pending', 'Stripe did not answer in time: pending, not failed');
+    t.equal(slow.body.payment.refundable.amount, 0, 'the pending refund counts against what is left');
+    const [made] = [...standin.refunds.values()];
+    t.equal(standin.refunds.size, 1, 'one refund at Stripe despite the client retry');
+    const done = standin.signedEvent('refund.updated', made!, WEBHOOK_SECRET, cloud.clock.now());
+    t.equal((await webhook(done.body, done.signature)).json().outcome, 'applied');
+    const stale = standin.signedEvent(
+      'refund.failed',
+      { ...made!, status: 'failed' },
+      WEBHOOK_SECRET,
+      cloud.clock.now(),
+    );
+    t.equal(
+      (await webhook(stale.body, stale.signature)).json().outcome,
+      'duplicate',
+      'an out-of-order event changes nothing',
+    );
+    const seen = await cloud.call('GET', `/v1/payments/${capture!.id}`, { token: op.token });
+    t.equal(seen.body.refunds[0]?.status, 'succeeded');
+    t.same(seen.body.refunded, { amount: 400, currency: 'EUR' });
+  },
+);
