@@ -8,7 +8,9 @@ import type { CloudConfig } from './config.js';
 import type { Database } from './db/database.js';
 import { consolePlugin } from './console/plugin.js';
 import { type CloudMetrics, createMetrics } from './metrics.js';
+import { paymentWebhooksPlugin } from './payments/plugin.js';
 import type { PaymentProvider } from './payments/provider.js';
+import type { PaymentPurposes } from './payments/purposes.js';
 import { authPlugin } from './plugins/auth.js';
 import { businessMetricsPlugin } from './plugins/business-metrics.js';
 import { corePlugin } from './plugins/core.js';
@@ -48,6 +50,8 @@ export interface AppDeps {
   metrics?: CloudMetrics;
   /** Defaults to the provider the configuration names. */
   payments?: PaymentProvider;
+  /** The registry of payment purposes; the composition root builds it, else the payments plugin. */
+  purposes?: PaymentPurposes;
   /** The MQTT sync engine, started after the app is ready; fleet routes answer 503 until it is set. */
   fleet?: () => FleetSync | null;
 }
@@ -94,9 +98,10 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(changeLogRepository);
   await app.register(authPlugin);
   await app.register(idempotencyPlugin);
-  await app.register(paymentsPlugin, { provider: deps.payments });
+  await app.register(paymentsPlugin, { provider: deps.payments, purposes: deps.purposes });
   await app.register(signingKeysRepository);
   await app.register(reservationsRepository);
+  await app.register(paymentWebhooksPlugin);
   await app.register(sweepersPlugin);
   await app.register(notificationsPlugin);
 

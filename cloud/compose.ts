@@ -8,6 +8,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import type { CloudConfig, SyncConfig } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { createPaymentPurposes } from './payments/purposes.js';
 import { retirePreviousInstance } from './sync/identity.js';
 import type { CloudSync } from './sync/index.js';
 import { startCloudSyncForApp } from './sync/repo-adapter.js';
@@ -33,7 +34,10 @@ export async function createCloud(
   try {
     await migrate(db, logger.child({ component: 'migrate' }));
     let engine: CloudSync | null = null;
+    // Other parts register what their captured payments pay for (`app.paymentPurposes`).
+    const purposes = createPaymentPurposes(logger.child({ component: 'payments' }));
     const app = await buildApp({
+      purposes,
       config,
       logger,
       clock: deps.clock ?? systemClock,

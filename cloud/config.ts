@@ -1,3 +1,4 @@
+import type { StripeSettings } from './payments/stripe.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -34,7 +35,12 @@ export interface CloudConfig {
     refreshTokenTtlDays: number;
     admin: { email: string; password: string } | null;
   };
-  payments: { provider: 'sandbox'; sandboxSecret: string };
+  payments: {
+    provider: 'sandbox' | 'stripe';
+    sandboxSecret: string;
+    /** Set when provider is 'stripe'. */
+    stripe?: StripeSettings;
+  };
   signing: { keyId: string; privatePem: string };
   rateLimits: {
     /** Capacity checks per user per minute. */
@@ -119,7 +125,16 @@ export const EnvSchema = z.object({
   JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
-  PAYMENT_PROVIDER: z.enum(['sandbox']).default('sandbox'),
+  PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe']).default('sandbox'),
+  /** Stripe's secret API key (sk_live_… / sk_test_…); required with PAYMENT_PROVIDER=stripe. */
+  STRIPE_SECRET_KEY: z.string().min(8).optional(),
+  /** The webhook endpoint's signing secret (whsec_…); required with PAYMENT_PROVIDER=stripe. */
+  STRIPE_WEBHOOK_SECRET: z.string().min(8).optional(),
+  /** Override of the Stripe API's protocol://host:port (tests, a local stand-in). */
+  STRIPE_API_BASE: z.url().optional(),
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** Where Stripe's hosted checkout sends the payer back; default PUBLIC_URL + /console/. */
+  STRIPE_RETURN_URL: z.url().optional(),
   PAYMENT_SANDBOX_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   RECEIPT_LINK_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   SIGNING_KEY_ID: z
@@ -195,6 +210,15 @@ export function parseEnv(env: NodeJS.ProcessEnv): Env {
   if ((r.data.SIGNING_KEY_PEM === undefined) !== (r.data.SIGNING_KEY_ID === undefined)) {
     throw new ConfigError('invalid cloud configuration:\n  SIGNING_KEY_PEM and SIGNING_KEY_ID go together');
   }
+  if (r.data.PAYMENT_PROVIDER === 'stripe') {
+    const missing = (['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const).filter(
+      (k) => r.data[k] === undefined,
+    );
+    if (missing.length > 0)
+      throw new ConfigError(
+        `invalid cloud configuration:\n  PAYMENT_PROVIDER=stripe needs ${missing.join(' and ')} (or use PAYMENT_PROVIDER=sandbox)`,
+      );
+  }
   return r.data;
 }
 
@@ -231,10 +255,11 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   const adminPassword = await persistedSecret(dataDir, 'admin-password', e.ADMIN_PASSWORD, secret);
   const signing = await signingKey(e, dataDir);
 
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   return {
     host: e.HOST,
     port: e.PORT,
-    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    publicUrl,
     logLevel: e.LOG_LEVEL,
     logRequests: e.LOG_REQUESTS,
     database:
@@ -248,7 +273,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
       refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
       admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: adminPassword },
     },
-    payments: { provider: e.PAYMENT_PROVIDER, sandboxSecret },
+    payments: { provider: e.PAYMENT_PROVIDER, sandboxSecret, ...stripeSettings(e, publicUrl) },
     receipts: {
       linkSecret: await persistedSecret(dataDir, 'receipt-link-secret', e.RECEIPT_LINK_SECRET, secret),
     },
@@ -364,5 +389,19 @@ export function ephemeralConfig(overrides: Partial<CloudConfig> = {}): CloudConf
     sync: null,
     notifications: { ...defaultNotificationsConfig, dispatch: false },
     ...overrides,
+  };
+}
+
+/** The Stripe adapter's settings, when PAYMENT_PROVIDER=stripe (parseEnv checked the keys). */
+function stripeSettings(e: Env, publicUrl: string): { stripe?: StripeSettings } {
+  if (e.PAYMENT_PROVIDER !== 'stripe' || !e.STRIPE_SECRET_KEY || !e.STRIPE_WEBHOOK_SECRET) return {};
+  return {
+    stripe: {
+      secretKey: e.STRIPE_SECRET_KEY,
+      webhookSecret: e.STRIPE_WEBHOOK_SECRET,
+      apiBase: e.STRIPE_API_BASE ?? null,
+      timeoutMs: e.STRIPE_TIMEOUT_MS,
+      returnUrl: e.STRIPE_RETURN_URL ?? `${publicUrl}/console/`,
+    },
   };
 }

@@ -389,7 +389,10 @@ export const SandboxPayBody = z.object({
 
 export const SandboxPayResponse = z.object({
   paymentToken: z.string(),
-  reservationId: Id,
+  /** What the checkout paid (a reservation id, `exit:…`, `debt:…`). */
+  reference: z.string(),
+  /** Set when the reference is a booking's. */
+  reservationId: Id.optional(),
   amount: MoneySchema,
 });
 

@@ -6,9 +6,8 @@ import {
   RefundResponse,
 } from '../../protocol/console.js';
 import { ErrorBody, ReservationParams } from '../../protocol/http.js';
-import { toIso } from '../../protocol/slots.js';
 import type { Queryable } from '../db/database.js';
-import { HttpError } from '../errors.js';
+import { HttpError, unwrap } from '../errors.js';
 import type { AuthUser } from '../plugins/auth.js';
 import { COLS, type ReservationRow, toView } from '../repositories/reservations/rows.js';
 import type { CloudApi } from '../routes/api.js';
@@ -136,6 +135,11 @@ async function story(app: CloudApi, row: ReservationRow) {
   };
 }
 
+/**
+ * The console's refund of a booking, through the same refunds as `POST /v1/payments/:id/refunds`
+ * (provider call, audit columns, never more than captured): the amount is taken from the booking's
+ * capture first, then its overstay charge.
+ */
 async function refund(
   app: CloudApi,
   row: ReservationRow,
@@ -144,50 +148,34 @@ async function refund(
 ) {
   const q = app.db.pooled;
   const payments = (
-    await q.query<PaymentRow>(
-      `select id, kind, amount, currency, status, detail, created_at, updated_at
-       from payments where reservation_id = $1`,
+    await q.query<PaymentRow & { method: string }>(
+      `select id, kind, amount, currency, status, detail, created_at, updated_at, method
+       from payments where reservation_id = $1 order by created_at, id`,
       [row.id],
     )
   ).rows;
   const left = refundable(payments);
   const conflict = (message: string) => new HttpError({ status: 409, error: 'not_refundable', message });
-  if (payments.some((p) => p.kind === 'refund')) throw conflict('this booking was already refunded');
-  if (row.payment_ref === null || left <= 0) throw conflict('nothing was captured for this booking');
-  const amount = body.amount ?? left;
-  if (amount > left) throw conflict(`at most ${left} (minor units) can be refunded`);
-  const id = `pay_${app.random.id(16)}`;
-  const now = toIso(app.clock.now());
-  const detail = `operator refund by ${user.id}: ${body.reason}`;
-  // Recorded pending first: if the provider call is lost, the payments sweeper retries it (same key).
-  const inserted = await q.query(
-    `insert into payments (id, reservation_id, kind, amount, currency, status, detail, created_at, updated_at)
-     values ($1, $2, 'refund', $3, $4, 'pending', $5, $6, $6) on conflict do nothing`,
-    [id, row.id, amount, row.currency, detail, now],
-  );
-  if (inserted.rowCount !== 1) throw conflict('this booking was already refunded');
-  app.log.info(
-    { reservationId: row.id, paymentId: id, amount, by: user.id, reason: body.reason },
-    'operator refund',
-  );
-  const r = await app.payments.refund({
-    paymentRef: row.payment_ref,
-    amount: { amount, currency: row.currency },
-    idempotencyKey: id,
-  });
-  const status = r.ok ? 'succeeded' : 'failed';
+  if (left <= 0) throw conflict('nothing captured for this booking is left to refund');
+  let due = body.amount ?? left;
+  if (due > left) throw conflict(`at most ${left} (minor units) can be refunded`);
+  let last: string | null = null;
+  for (const p of payments) {
+    if (due <= 0) break;
+    if (p.kind === 'refund' || p.status !== 'succeeded' || p.method !== 'provider') continue;
+    const found = await app.refunds.get(p.id);
+    const amount = Math.min(due, found?.payment.refundable.amount ?? 0);
+    if (amount <= 0) continue;
+    const r = unwrap(
+      await app.refunds.refund({ paymentId: p.id, amount, reason: body.reason, actor: user.id }),
+    );
+    last = r.refundId;
+    due -= amount;
+  }
+  if (last === null) throw conflict('nothing captured for this booking is left to refund');
   const updated = await q.query<PaymentRow>(
-    `update payments set status = $2, provider_ref = $3, detail = $4, updated_at = $5 where id = $1
-     returning id, kind, amount, currency, status, detail, created_at, updated_at`,
-    [
-      id,
-      status,
-      r.ok ? r.value.refundRef : null,
-      r.ok ? detail : `${detail} — failed: ${r.error.message}`,
-      toIso(app.clock.now()),
-    ],
+    `select id, kind, amount, currency, status, detail, created_at, updated_at from payments where id = $1`,
+    [last],
   );
-  if (r.ok) await q.query('update reservations set refund_amount = $2 where id = $1', [row.id, amount]);
-  else throw new HttpError({ status: 502, error: 'refund_failed', message: r.error.message });
   return paymentView(updated.rows[0]!);
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CheckoutParams, ErrorBody, SandboxPayBody, SandboxPayResponse } from '../../protocol/http.js';
 import { formatMoney, type Money } from '../../protocol/money.js';
 import { HttpError } from '../errors.js';
+import { purposeOf } from './purposes.js';
 import type { SandboxProvider } from './sandbox.js';
 import { CheckoutClaims, type Sealer } from './sandbox-tokens.js';
 
@@ -53,18 +54,21 @@ function payRoute(r: SandboxApi, provider: Pick<SandboxProvider, 'pay'>): void {
       config: { access: 'public' },
       schema: {
         tags: ['sandbox'],
-        summary: 'Pay a sandbox checkout; returns the payment token for /complete',
+        summary:
+          'Pay a sandbox checkout (captures once, raises the signed checkout webhook); returns the payment token for /complete',
         security: [],
         body: SandboxPayBody,
         response: { 200: SandboxPayResponse, 400: ErrorBody, 404: ErrorBody },
       },
     },
     async (req) => {
-      const r = provider.pay(req.body.checkout);
+      const r = await provider.pay(req.body.checkout);
       if (!r.ok) throw new HttpError({ status: 404, error: 'checkout_not_found', message: r.error.message });
+      const booking = purposeOf(r.value.reference) === 'booking';
       return {
         paymentToken: r.value.token,
-        reservationId: r.value.reference,
+        reference: r.value.reference,
+        ...(booking ? { reservationId: r.value.reference } : {}),
         amount: r.value.amount,
       };
     },

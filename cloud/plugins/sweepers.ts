@@ -1,7 +1,9 @@
+import { SWEEP_LOOKBACK_MS } from '../payments/plugin.js';
 import { definePlugin } from '../plugin.js';
 
 /**
- * Background sweepers: hold expiry every minute (also settles leftover payments and prunes old
+ * Background sweepers: hold expiry every minute (also settles leftover payments, recovers captures
+ * the provider holds but we never applied (`payments/recovery.ts`), and prunes old
  * idempotency keys), no-show every 15 minutes, change-log retention every hour (entries older than
  * CHANGE_LOG_RETENTION_DAYS are deleted; an edge further behind resyncs by snapshot). Each run takes a PostgreSQL advisory lock, so one
  * instance sweeps at a time; a run is idempotent. Time comes from the injected clock.
@@ -34,6 +36,8 @@ export const sweepersPlugin = definePlugin(
         const n = await reservations.expireHolds(nowMs);
         if (n !== null) {
           await reservations.settlePendingPayments(nowMs);
+          await app.paymentRecovery.run(nowMs, SWEEP_LOOKBACK_MS);
+          await app.paymentWebhooks.prune(nowMs);
           await reservations.pruneIdempotencyKeys(nowMs);
         }
         return n;
@@ -78,5 +82,5 @@ export const sweepersPlugin = definePlugin(
     if (config.sweepers.enabled) app.addHook('onReady', async () => sweepers.start());
     app.addHook('onClose', async () => sweepers.stop());
   },
-  { name: 'sweepers', dependencies: ['core', 'repo-reservations', 'repo-changes'] },
+  { name: 'sweepers', dependencies: ['core', 'repo-reservations', 'repo-changes', 'payment-webhooks'] },
 );

@@ -1,4 +1,5 @@
 import { type SigningKey, signingKeyFromPem } from '../../protocol/credential.js';
+import { toIso } from '../../protocol/slots.js';
 import { definePlugin } from '../plugin.js';
 import { createSpotAllocation } from './reservations/allocation.js';
 import { createCapacityCache } from './reservations/capacity.js';
@@ -74,6 +75,20 @@ export function createReservationRepository(
     reserve: booking.reserve,
     complete: lifecycle.complete,
     cancel: lifecycle.cancel,
+    captured: lifecycle.captured,
+    settlePayment: settlement.settle,
+    unconfirmedReferences: async (nowMs, lookbackMs) =>
+      (
+        await ctx.db.rows<{ id: string }>(
+          // Live holds a minute old (the webhook had its chance) and holds that ended recently.
+          `select id from reservations
+           where payment_ref is null and kind = 'booking'
+             and ((status = 'TENTATIVE' and created_at <= $1::timestamptz)
+               or (status = 'EXPIRED' and hold_expires_at > $2::timestamptz))
+           order by created_at limit 100`,
+          [toIso(nowMs - 60_000), toIso(nowMs - lookbackMs)],
+        )
+      ).map((r) => r.id),
     get: (id) => getRow(ctx.db.pooled, id),
     list: (filter) => listReservations(ctx.db, filter),
     reserveDriveUp: booking.reserveDriveUp,
@@ -109,6 +124,7 @@ export const reservationsRepository = definePlugin(
         sequencer: app.changeSequencer,
       }),
     );
+    app.paymentPurposes.register('booking', { captured: (p) => app.reservations.captured(p) });
   },
   {
     name: 'repo-reservations',

@@ -6,6 +6,8 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import t from 'tap';
 import { z } from 'zod';
 import { RegisterBody } from '../../protocol/http.js';
+import type { SandboxProvider } from '../payments/sandbox.js';
+import { signWebhook } from '../payments/webhook-signature.js';
 import { docsPlugin } from '../plugins/docs.js';
 import { errorsPlugin, frameworkErrors } from '../plugins/errors.js';
 import { ContractChecker, type ContractStep, openApiToJsonSchema } from './contract-check.js';
@@ -48,6 +50,7 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
     checkout: '',
     paymentToken: '',
     webhookId: '',
+    paymentId: '',
     retiredKid: '',
     receiptPath: '',
   };
@@ -142,6 +145,43 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
         token: driver.token,
         params: { id: s.reservationId },
         body: { paymentToken: s.paymentToken },
+      }),
+    },
+    {
+      route: 'POST /v1/payments/sandbox/webhook',
+      expect: 200,
+      request: () => {
+        const body = JSON.stringify({ id: 'evt_contract_1', type: 'customer.created', data: { object: {} } });
+        const secret = (cloud.app.payments as SandboxProvider).webhookSecret;
+        return {
+          headers: {
+            'content-type': 'application/json',
+            'stripe-signature': signWebhook(body, secret, cloud.clock.now()),
+          },
+          body,
+        };
+      },
+    },
+    {
+      route: 'GET /v1/payments/{paymentId}',
+      expect: 200,
+      request: async () => {
+        const [p] = await cloud.db.rows<{ id: string }>(
+          `select id from payments where reservation_id = $1 and kind = 'capture'`,
+          [s.reservationId],
+        );
+        s.paymentId = p?.id ?? '';
+        return { token: driver.token, params: { paymentId: s.paymentId } };
+      },
+    },
+    {
+      route: 'POST /v1/payments/{paymentId}/refunds',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        headers: { 'idempotency-key': 'contract-refund-1' },
+        params: { paymentId: s.paymentId },
+        body: { amount: 100, reason: 'contract refund' },
       }),
     },
     {

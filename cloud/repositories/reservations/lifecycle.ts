@@ -4,9 +4,11 @@ import type { Money } from '../../../protocol/money.js';
 import { ok, type Result } from '../../../protocol/result.js';
 import { type Refusal, refuse } from '../../errors.js';
 import { newId } from '../../ids.js';
+import type { CapturedPayment } from '../../payments/purposes.js';
 import { countRevenue } from '../../metrics.js';
 import type { SpotAllocation } from './allocation.js';
 import type { ReservationContext } from './context.js';
+import { bookingCaptured, type Paid, voidCapture } from './captured.js';
 import type { PaymentSettlement } from './payments.js';
 import { getRow, iso, lockRow, type ReservationRow, toView } from './rows.js';
 import type { PaymentRecord, StatusSets, StatusWriter } from './transitions.js';
@@ -17,16 +19,14 @@ import type { PaymentRecord, StatusSets, StatusWriter } from './transitions.js';
  * transactions; a refund is recorded pending with the cancellation and settled after commit.
  */
 
-/** What the provider confirmed about a payment token. */
-interface Paid {
-  paymentRef: string;
-  storedMethodRef: string | null;
-}
-
 type Confirmation = { kind: 'confirmed' | 'expired' | 'raced'; row: ReservationRow };
 
 const holdExpired = (row: ReservationRow) =>
-  refuse(410, 'hold_expired', `the hold expired at ${iso(row.hold_expires_at)}; nothing was charged`);
+  refuse(
+    410,
+    'hold_expired',
+    `the hold expired at ${iso(row.hold_expires_at)}; nothing is kept: a payment that arrived late is refunded in full`,
+  );
 const notPayable = (row: ReservationRow) => refuse(409, 'not_payable', `reservation is ${row.status}`);
 
 export interface Lifecycle {
@@ -36,6 +36,8 @@ export interface Lifecycle {
     known?: ReservationRow,
   ): Promise<Result<ReservationView, Refusal>>;
   cancel(id: string): Promise<Result<{ reservation: ReservationView; refund: Money }, Refusal>>;
+  /** The `booking` payment purpose: a captured checkout for this reservation (webhook, recovery). */
+  captured(p: CapturedPayment): Promise<'applied' | 'duplicate' | 'unknown'>;
 }
 
 /** What the lifecycle works with: the repository's context and the parts it builds on. */
@@ -59,6 +61,7 @@ export function createLifecycle(
   return {
     complete: (id, paymentToken, known) => complete(env, id, paymentToken, known),
     cancel: (id) => cancel(env, id),
+    captured: (p) => bookingCaptured(env, (row, paid, amount) => confirmPaid(env, row, paid, amount), p),
   };
 }
 
@@ -141,7 +144,7 @@ function confirmUnderLock(env: LifecycleEnv, id: string, paid: Paid, at: number)
 
 /** Confirm a paid hold; a capture that confirmed nothing is given back. */
 async function confirmPaid(env: LifecycleEnv, row: ReservationRow, paid: Paid, amount: Money) {
-  const { db, clock, log, payments, status } = env;
+  const { db, clock, status } = env;
   const at = clock.now();
   if (row.hold_expires_at!.getTime() > at) {
     // The usual case, in one statement (one round trip, its own transaction): confirm only if
@@ -166,15 +169,17 @@ async function confirmPaid(env: LifecycleEnv, row: ReservationRow, paid: Paid, a
     countRevenue(env.metrics, 'capture', amount);
     return ok(toView(outcome.row));
   }
-  const refunded = await payments
-    .refund({ paymentRef: paid.paymentRef, amount, idempotencyKey: `void:${paid.paymentRef}` })
-    .catch((e: unknown) => ({ ok: false as const, error: { message: String(e) } }));
-  if (!refunded.ok) {
-    log.error(
-      { reservationId: row.id, paymentRef: paid.paymentRef, detail: refunded.error.message },
-      'could not void a capture that confirmed nothing',
-    );
-  }
+  // The same capture confirmed it meanwhile (webhook and /complete, or a double click).
+  if (outcome.row.payment_ref === paid.paymentRef) return ok(toView(outcome.row));
+  await voidCapture(
+    env,
+    outcome.row,
+    paid,
+    amount,
+    outcome.kind === 'expired'
+      ? 'the hold expired before the payment arrived'
+      : `reservation is ${outcome.row.status}`,
+  );
   if (outcome.kind === 'expired') return holdExpired(row);
   if (outcome.row.status === 'CONFIRMED' || outcome.row.status === 'CHECKED_IN')
     return ok(toView(outcome.row));

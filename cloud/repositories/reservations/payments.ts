@@ -15,7 +15,8 @@ interface PendingPayment {
   amount: number;
   currency: string;
   status: string;
-  reservation_id: string;
+  reservation_id: string | null;
+  reference: string | null;
   payment_ref: string | null;
   stored_method_ref: string | null;
 }
@@ -46,7 +47,7 @@ export function createPaymentSettlement(
         storedMethodRef: p.stored_method_ref,
         amount,
         idempotencyKey: p.id,
-        description: `overstay ${p.reservation_id}`,
+        description: `overstay ${p.reservation_id ?? p.reference}`,
       });
       return r.ok ? ok({ ref: r.value.chargeRef }) : r;
     }
@@ -60,8 +61,12 @@ export function createPaymentSettlement(
 
   async function settle(paymentId: string): Promise<'succeeded' | 'failed' | 'skipped'> {
     const rows = await db.rows<PendingPayment>(
-      `select p.id, p.kind, p.amount, p.currency, p.status, p.reservation_id, r.payment_ref, r.stored_method_ref
-       from payments p join reservations r on r.id = p.reservation_id where p.id = $1`,
+      // A refund names the payment it refunds (refund_of), else the booking's capture.
+      `select p.id, p.kind, p.amount, p.currency, p.status, p.reservation_id, p.reference,
+              coalesce(o.provider_ref, r.payment_ref) as payment_ref, r.stored_method_ref
+       from payments p left join reservations r on r.id = p.reservation_id
+       left join payments o on o.id = p.refund_of
+       where p.id = $1 and p.method = 'provider'`,
       [paymentId],
     );
     const p = rows[0];
@@ -77,8 +82,11 @@ export function createPaymentSettlement(
     }
     if (result === null) return 'skipped';
     const status = result.ok ? 'succeeded' : 'failed';
+    // Only a row still pending: the provider's webhook may have settled it meanwhile.
     await db.rows(
-      `update payments set status = $2, provider_ref = $3, detail = $4, updated_at = $5 where id = $1`,
+      `update payments set status = $2, provider_ref = $3, updated_at = $5,
+              detail = case when $4::text is null then detail else coalesce(detail || ' — failed: ', '') || $4 end
+       where id = $1 and status = 'pending'`,
       [
         p.id,
         status,

@@ -1,3 +1,4 @@
+import type { CapturedPayment } from '../../payments/purposes.js';
 import type { Clock } from '../../../protocol/clock.js';
 import type { Reservation, ReservationStatus, VehicleType } from '../../../protocol/domain.js';
 import type { CreateReservationBody, ReservationView } from '../../../protocol/http.js';
@@ -92,6 +93,12 @@ export interface ReservationRepository {
     known?: ReservationRow,
   ): Promise<Result<ReservationView, Refusal>>;
   cancel(id: string): Promise<Result<{ reservation: ReservationView; refund: Money }, Refusal>>;
+  /** The `booking` payment purpose: confirm the hold a captured checkout paid (or refund it). */
+  captured(p: CapturedPayment): Promise<'applied' | 'duplicate' | 'unknown'>;
+  /** Settle one pending provider payment (refund, overstay) now. */
+  settlePayment(paymentId: string): Promise<'succeeded' | 'failed' | 'skipped'>;
+  /** Bookings whose checkout may have been paid without us hearing of it (crash recovery). */
+  unconfirmedReferences(nowMs: number, lookbackMs: number): Promise<string[]>;
   get(id: string): Promise<ReservationRow | null>;
   list(filter: ListFilter): Promise<{ reservations: ReservationView[]; nextCursor: string | null }>;
   /**

@@ -1,0 +1,59 @@
+import type { Logger } from '../../protocol/logger.js';
+import type { Money } from '../../protocol/money.js';
+
+/**
+ * What a captured checkout pays for, by the prefix of its reference: `booking` (a reservation id,
+ * no prefix), `exit:<lotId>:<sessionId>`, `debt:<debtId>`. Each purpose records the payment row and
+ * changes the state it pays for in one transaction, idempotently; both providers' webhooks (and
+ * crash recovery) feed `dispatch`.
+ */
+
+export interface CapturedPayment {
+  /** The reference the checkout was opened with. */
+  reference: string;
+  amount: Money;
+  /** The provider's id of the captured payment (refunds name it). */
+  paymentRef: string;
+  /** A saved method for later off-session charges, when the provider kept one. */
+  storedMethodRef: string | null;
+  /** The provider's event/idempotency id: the same capture applied twice has no second effect. */
+  eventId: string;
+}
+export interface PaymentPurpose {
+  /** Apply a captured checkout: record the payment row and change the state it pays for, in ONE
+   *  transaction; idempotent; 'unknown' when the reference names nothing this purpose knows. */
+  captured(p: CapturedPayment): Promise<'applied' | 'duplicate' | 'unknown'>;
+}
+export interface PaymentPurposes {
+  /** `prefix` is the text before the first ':' of a reference; 'booking' for references without one. */
+  register(prefix: string, purpose: PaymentPurpose): void;
+  dispatch(p: CapturedPayment): Promise<'applied' | 'duplicate' | 'unknown'>;
+}
+
+/** The purpose prefix of a reference: the text before the first ':', or 'booking'. */
+export function purposeOf(reference: string): string {
+  const colon = reference.indexOf(':');
+  return colon < 0 ? 'booking' : reference.slice(0, colon);
+}
+
+export function createPaymentPurposes(log: Logger): PaymentPurposes {
+  const purposes = new Map<string, PaymentPurpose>();
+  return {
+    register(prefix, purpose) {
+      if (purposes.has(prefix)) throw new Error(`payment purpose ${prefix} registered twice`);
+      purposes.set(prefix, purpose);
+    },
+    async dispatch(p) {
+      const prefix = purposeOf(p.reference);
+      const purpose = purposes.get(prefix);
+      if (purpose === undefined) {
+        log.warn({ reference: p.reference, eventId: p.eventId }, 'captured payment for no known purpose');
+        return 'unknown';
+      }
+      const outcome = await purpose.captured(p);
+      if (outcome === 'unknown')
+        log.warn({ reference: p.reference, eventId: p.eventId }, 'captured payment names nothing known');
+      return outcome;
+    },
+  };
+}

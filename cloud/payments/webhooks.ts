@@ -1,0 +1,112 @@
+import type { Clock } from '../../protocol/clock.js';
+import type { Logger } from '../../protocol/logger.js';
+import { ok, type Result } from '../../protocol/result.js';
+import { toIso } from '../../protocol/slots.js';
+import type { WebhookAck } from '../../protocol/payments.js';
+import type { Database } from '../db/database.js';
+import type { PaymentFailure, PaymentProvider, ProviderEvent } from './provider.js';
+import type { PaymentPurposes } from './purposes.js';
+
+/**
+ * A provider's webhook, as the endpoint receives it (and as the sandbox raises it in process):
+ * verified by the provider's signature check, recorded by event id in `payment_events`, applied,
+ * then marked applied. An event applied before answers `replayed` and does nothing; an event seen
+ * but never applied (a crash, the provider unreachable mid-way) is applied when it comes again.
+ * Applying is idempotent on its own as well (payment refs, pending-only updates), so events that
+ * arrive late, twice or out of order have one effect:
+ * - checkout completed → the purpose of its reference (booking: confirm the hold, or refund a
+ *   capture that confirmed nothing);
+ * - charge / refund final → the pending payment row named by the idempotency key is settled.
+ * A reference or key we do not know is logged and acknowledged (`unknown`).
+ */
+
+export interface WebhookHandler {
+  handle(rawBody: string, signature: string | undefined): Promise<Result<WebhookAck, PaymentFailure>>;
+  /** Forget applied events older than the retention (Stripe redelivers for up to three days). */
+  prune(nowMs: number): Promise<number>;
+}
+
+/** Applied events are kept this long, well past Stripe's redelivery window. */
+const EVENT_RETENTION_MS = 30 * 24 * 60 * 60_000;
+
+export function createWebhookHandler(deps: {
+  db: Database;
+  provider: PaymentProvider;
+  purposes: PaymentPurposes;
+  clock: Clock;
+  log: Logger;
+}): WebhookHandler {
+  const { db, provider, purposes, clock, log } = deps;
+
+  async function settleRow(ev: Extract<ProviderEvent, { kind: 'charge' | 'refund' }>) {
+    if (ev.key === null) return 'unknown' as const;
+    const updated = await db.rows(
+      `update payments set status = $2, provider_ref = coalesce(provider_ref, $3), detail = coalesce($4, detail),
+              updated_at = $5
+       where id = $1 and status = 'pending' and kind = any($6) returning id`,
+      [
+        ev.key,
+        ev.outcome,
+        ev.ref,
+        ev.message,
+        toIso(clock.now()),
+        ev.kind === 'refund' ? ['refund'] : ['overstay', 'exit', 'debt'],
+      ],
+    );
+    // receipt: issueReceipt(q, paymentId, now) goes here (when ev.outcome is 'succeeded')
+    if (updated.length > 0) return 'applied' as const;
+    const known = await db.rows('select 1 from payments where id = $1', [ev.key]);
+    return known.length > 0 ? ('duplicate' as const) : ('unknown' as const);
+  }
+
+  async function apply(ev: ProviderEvent): Promise<WebhookAck['outcome']> {
+    switch (ev.kind) {
+      case 'checkout_completed':
+        return purposes.dispatch(ev.capture);
+      case 'charge':
+      case 'refund':
+        return settleRow(ev);
+      default:
+        return 'ignored';
+    }
+  }
+
+  return {
+    async prune(nowMs) {
+      const gone = await db.rows(
+        'delete from payment_events where applied_at is not null and received_at < $1 returning 1',
+        [toIso(nowMs - EVENT_RETENTION_MS)],
+      );
+      return gone.length;
+    },
+    async handle(rawBody, signature) {
+      const parsed = await provider.parseWebhook(rawBody, signature);
+      if (!parsed.ok) {
+        log.warn({ reason: parsed.error.message }, 'webhook refused: bad signature');
+        return parsed;
+      }
+      const ev = parsed.value;
+      const type = ev.kind === 'ignored' ? ev.type : ev.kind;
+      const reference =
+        ev.kind === 'checkout_completed' ? ev.capture.reference : ev.kind === 'ignored' ? null : ev.key;
+      await db.rows(
+        `insert into payment_events (provider, event_id, type, reference, received_at)
+         values ($1, $2, $3, $4, $5) on conflict (provider, event_id) do nothing`,
+        [provider.name, ev.eventId, type, reference, toIso(clock.now())],
+      );
+      const [seen] = await db.rows<{ applied_at: Date | null }>(
+        'select applied_at from payment_events where provider = $1 and event_id = $2',
+        [provider.name, ev.eventId],
+      );
+      if (seen?.applied_at != null) return ok({ received: true, eventId: ev.eventId, outcome: 'replayed' });
+      const outcome = await apply(ev);
+      if (outcome === 'unknown')
+        log.warn({ eventId: ev.eventId, type, reference }, 'webhook for nothing we know; ignored');
+      await db.rows(
+        'update payment_events set applied_at = $3, outcome = $4 where provider = $1 and event_id = $2',
+        [provider.name, ev.eventId, toIso(clock.now()), outcome],
+      );
+      return ok({ received: true, eventId: ev.eventId, outcome });
+    },
+  };
+}
