@@ -23,6 +23,7 @@ import { sweepersPlugin } from './plugins/sweepers.js';
 import { throttlePlugin } from './plugins/throttle.js';
 import { changeLogRepository } from './repositories/changes.js';
 import { lotsRepository } from './repositories/lots.js';
+import { permitsRepository } from './repositories/permits.js';
 import { reservationsRepository } from './repositories/reservations.js';
 import { signingKeysRepository } from './repositories/signing-keys.js';
 import { usersRepository } from './repositories/users.js';
@@ -32,6 +33,7 @@ import { gateRoutes } from './routes/gate.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { lotRoutes } from './routes/lots.js';
+import { permitRoutes } from './routes/permits.js';
 import { reportRoutes } from './routes/reports.js';
 import { reservationRoutes } from './routes/reservations.js';
 
@@ -95,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(paymentsPlugin, { provider: deps.payments });
   await app.register(signingKeysRepository);
   await app.register(reservationsRepository);
+  await app.register(permitsRepository);
   await app.register(sweepersPlugin);
   await app.register(notificationsPlugin);
 
@@ -103,6 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(keyRoutes);
   await app.register(lotRoutes);
   await app.register(reservationRoutes);
+  await app.register(permitRoutes);
   await app.register(gateRoutes);
   await app.register(fleetRoutes, { sync: deps.fleet ?? (() => null) });
   await app.register(reportRoutes);

@@ -29,7 +29,8 @@ export const ELIGIBLE_SPOT_TYPES: Record<VehicleType, readonly VehicleType[]> = 
   accessible: ['accessible'],
 };
 
-export const SpotPool = z.enum(['bookable', 'driveup']);
+/** `permit`: spots held for permit holders (docs/permits.md); neither sold nor given to drive-ups. */
+export const SpotPool = z.enum(['bookable', 'driveup', 'permit']);
 export type SpotPool = z.infer<typeof SpotPool>;
 
 export const SpotSchema = z.object({
@@ -84,6 +85,11 @@ export const LotPolicySchema = z.object({
     .default(4 * 60),
   overflowTimeoutMs: z.number().int().min(100).max(10_000).default(1500),
   refund: z.enum(['none', 'full_before_start']).default('none'),
+  /**
+   * Permits sold may reach the permit pool's spots times this percentage (contract parking oversells,
+   * e.g. 125): not every holder is in at once. Absent = 100. The edge still admits at most the pool's spots.
+   */
+  permitOversellPct: z.number().int().min(100).max(300).optional(),
 });
 export type LotPolicy = z.infer<typeof LotPolicySchema>;
 

@@ -41,6 +41,11 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
     body: lotBody({ id: lotId }, 4),
   });
   if (created.status !== 201) throw new Error(`lot: ${created.status}`);
+  const permitLot = lotBody({ id: 'ct-permits' }, 1);
+  permitLot.spots.push({ id: 'p1', label: 'P-1', level: '0', type: 'car', pool: 'permit' });
+  const permitLotCreated = await cloud.call('POST', '/v1/lots', { token: admin.token, body: permitLot });
+  if (permitLotCreated.status !== 201) throw new Error(`permit lot: ${permitLotCreated.status}`);
+  const permit = { id: '' };
   const window = { start: iso(T0 + HOUR), end: iso(T0 + 2 * HOUR) };
   const s = {
     refreshToken: '',
@@ -286,6 +291,54 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       route: 'DELETE /v1/console/session',
       expect: 200,
       request: () => ({ headers: { 'x-parkedge-console': '1' } }),
+    },
+    // Permits (docs/permits.md).
+    {
+      route: 'POST /v1/lots/{lotId}/permits',
+      expect: 201,
+      request: () => ({
+        token: admin.token,
+        headers: { 'idempotency-key': 'contract-permit-1' },
+        params: { lotId: 'ct-permits' },
+        body: {
+          holder: 'Contract GmbH',
+          plates: ['B-CT 900'],
+          validFrom: iso(T0),
+          validTo: iso(T0 + 30 * 24 * HOUR),
+          accessHours: [{ days: [1, 2, 3, 4, 5], from: '07:00', to: '19:00' }],
+          maxInside: 1,
+          price: { amount: 9000, currency: 'EUR' },
+          period: 'month',
+        },
+      }),
+      after: (b) => {
+        permit.id = (b as { id: string }).id;
+      },
+    },
+    {
+      route: 'GET /v1/lots/{lotId}/permits',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { lotId: 'ct-permits' }, query: { status: 'active' } }),
+    },
+    {
+      route: 'GET /v1/permits/{id}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: permit.id } }),
+    },
+    {
+      route: 'PATCH /v1/permits/{id}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: permit.id }, body: { status: 'suspended' } }),
+    },
+    {
+      route: 'GET /v1/permits/{id}/qr',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: permit.id } }),
+    },
+    {
+      route: 'DELETE /v1/permits/{id}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: permit.id } }),
     },
   ];
 }
