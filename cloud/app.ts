@@ -24,6 +24,7 @@ import { throttlePlugin } from './plugins/throttle.js';
 import { changeLogRepository } from './repositories/changes.js';
 import { lotsRepository } from './repositories/lots.js';
 import { permitsRepository } from './repositories/permits.js';
+import { lotLayoutRepository } from './repositories/lot-layout.js';
 import { reservationsRepository } from './repositories/reservations.js';
 import { signingKeysRepository } from './repositories/signing-keys.js';
 import { usersRepository } from './repositories/users.js';
@@ -34,6 +35,7 @@ import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { lotRoutes } from './routes/lots.js';
 import { permitRoutes } from './routes/permits.js';
+import { lotLayoutRoutes } from './routes/lot-layout.js';
 import { reportRoutes } from './routes/reports.js';
 import { reservationRoutes } from './routes/reservations.js';
 
@@ -98,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(signingKeysRepository);
   await app.register(reservationsRepository);
   await app.register(permitsRepository);
+  await app.register(lotLayoutRepository);
   await app.register(sweepersPlugin);
   await app.register(notificationsPlugin);
 
@@ -107,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(lotRoutes);
   await app.register(reservationRoutes);
   await app.register(permitRoutes);
+  await app.register(lotLayoutRoutes);
   await app.register(gateRoutes);
   await app.register(fleetRoutes, { sync: deps.fleet ?? (() => null) });
   await app.register(reportRoutes);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AccessBandSchema, ClosureSchema } from './hours.js';
 
 /**
  * The domain vocabulary shared by cloud, edge and simulator. zod objects are non-strict:
@@ -90,6 +91,10 @@ export const LotPolicySchema = z.object({
    * e.g. 125): not every holder is in at once. Absent = 100. The edge still admits at most the pool's spots.
    */
   permitOversellPct: z.number().int().min(100).max(300).optional(),
+  /** When bookings may lie (lot time zone); absent or [] = always open (docs/permits.md#changing-a-lot). */
+  operatingHours: z.array(AccessBandSchema).max(21).optional(),
+  /** Day ranges the lot is closed to bookings, with the reason. */
+  closures: z.array(ClosureSchema).max(100).optional(),
 });
 export type LotPolicy = z.infer<typeof LotPolicySchema>;
 

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { Currency, Id, IsoTimestamp, LotId, MinorUnits } from './domain.js';
+import { type AccessBand, AccessBandSchema, inAccessHours, localTimeOf } from './hours.js';
 import { normalizePlate } from './plates.js';
+
+export { type AccessBand, AccessBandSchema, inAccessHours, localTimeOf };
 
 /**
  * Permits (contract parking, docs/permits.md): a holder may enter and leave a lot any number of
@@ -12,29 +15,6 @@ import { normalizePlate } from './plates.js';
 
 /** How many plates one permit may name. */
 export const MAX_PERMIT_PLATES = 5;
-
-const HHMM = z
-  .string()
-  .regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time of day "HH:MM" (00:00 to 24:00)')
-  .meta({ description: 'local time of day, "HH:MM"; "24:00" is the end of the day' });
-
-/** Minutes since local midnight of an "HH:MM" string already validated by HHMM. */
-export function minutesOf(hhmm: string): number {
-  return Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
-}
-
-/** ISO weekday numbers: 1 = Monday … 7 = Sunday. */
-export const AccessBandSchema = z
-  .object({
-    days: z.array(z.number().int().min(1).max(7)).min(1).max(7),
-    from: HHMM,
-    to: HHMM,
-  })
-  .refine((b) => minutesOf(b.from) < minutesOf(b.to), {
-    message: 'a band ends after it starts ("from" before "to"; use 24:00 for midnight)',
-    path: ['to'],
-  });
-export type AccessBand = z.infer<typeof AccessBandSchema>;
 
 export const PermitStatus = z.enum(['active', 'suspended', 'cancelled']);
 export type PermitStatus = z.infer<typeof PermitStatus>;
@@ -128,53 +108,6 @@ export const PermitListResponse = z.object({ permits: z.array(PermitSchema) });
 // The access rule
 
 export type PermitRefusal = 'suspended' | 'cancelled' | 'not_yet_valid' | 'expired' | 'outside_hours';
-
-export interface LocalTime {
-  /** ISO weekday, 1 = Monday. */
-  weekday: number;
-  /** Minutes since local midnight. */
-  minutes: number;
-}
-
-const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
-
-/** One formatter per zone (building one costs more than a gate decision); bounded, immutable. */
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-/** Weekday and time of day of an instant in an IANA zone. Throws RangeError for an unknown zone. */
-export function localTimeOf(epochMs: number, timeZone: string): LocalTime {
-  let fmt = formatters.get(timeZone);
-  if (fmt === undefined) {
-    fmt = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      weekday: 'short',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    if (formatters.size >= 1000) formatters.clear();
-    formatters.set(timeZone, fmt);
-  }
-  let weekday = 0;
-  let h = 0;
-  let m = 0;
-  for (const p of fmt.formatToParts(epochMs)) {
-    if (p.type === 'weekday') weekday = WEEKDAYS[p.value] ?? 0;
-    else if (p.type === 'hour') h = Number(p.value) % 24;
-    else if (p.type === 'minute') m = Number(p.value);
-  }
-  return { weekday, minutes: h * 60 + m };
-}
-
-/** Whether a local time falls in one of the bands (no bands: always). */
-export function inAccessHours(bands: readonly AccessBand[], t: LocalTime): boolean {
-  if (bands.length === 0) return true;
-  for (const b of bands) {
-    if (b.days.includes(t.weekday) && t.minutes >= minutesOf(b.from) && t.minutes < minutesOf(b.to))
-      return true;
-  }
-  return false;
-}
 
 /**
  * May the permit open the gate at `nowMs`? Status, validity [validFrom, validTo) and access hours in

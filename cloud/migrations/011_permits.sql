@@ -1,8 +1,11 @@
 -- Permits (contract parking, docs/permits.md). A permit parks in the lot's `permit` pool: spots the
 -- cloud never assigns to bookings and the edge never gives to drive-ups, so a permit holder admitted
 -- offline can never take a sold booking's space.
+-- A spot removed while reservations of the past still name it stays as `removed`: never sold, never
+-- shipped to the edge, kept for those rows (docs/permits.md#changing-a-lot).
 alter table spots drop constraint spots_pool_check;
-alter table spots add constraint spots_pool_check check (pool in ('bookable', 'driveup', 'permit'));
+alter table spots add constraint spots_pool_check
+  check (pool in ('bookable', 'driveup', 'permit', 'removed'));
 
 create table permits (
   id text primary key,

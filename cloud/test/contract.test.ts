@@ -45,7 +45,7 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
   permitLot.spots.push({ id: 'p1', label: 'P-1', level: '0', type: 'car', pool: 'permit' });
   const permitLotCreated = await cloud.call('POST', '/v1/lots', { token: admin.token, body: permitLot });
   if (permitLotCreated.status !== 201) throw new Error(`permit lot: ${permitLotCreated.status}`);
-  const permit = { id: '' };
+  const permit = { id: '', closureId: '' };
   const window = { start: iso(T0 + HOUR), end: iso(T0 + 2 * HOUR) };
   const s = {
     refreshToken: '',
@@ -339,6 +339,56 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       route: 'DELETE /v1/permits/{id}',
       expect: 200,
       request: () => ({ token: admin.token, params: { id: permit.id } }),
+    },
+    // Changing a lot (docs/permits.md#changing-a-lot).
+    {
+      route: 'POST /v1/lots/{lotId}/spots',
+      expect: 201,
+      request: () => ({
+        token: admin.token,
+        params: { lotId: 'ct-permits' },
+        body: { spots: [{ id: 'n1', label: 'N-1', level: '0', type: 'car', pool: 'bookable' }] },
+      }),
+    },
+    {
+      route: 'PATCH /v1/lots/{lotId}/spots/{spotId}',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { lotId: 'ct-permits', spotId: 'n1' },
+        body: { pool: 'driveup' },
+      }),
+    },
+    {
+      route: 'DELETE /v1/lots/{lotId}/spots/{spotId}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { lotId: 'ct-permits', spotId: 'n1' } }),
+    },
+    {
+      route: 'PUT /v1/lots/{lotId}/hours',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { lotId: 'ct-permits' },
+        body: { operatingHours: [{ days: [1, 2, 3, 4, 5], from: '06:00', to: '22:00' }] },
+      }),
+    },
+    {
+      route: 'POST /v1/lots/{lotId}/closures',
+      expect: 201,
+      request: () => ({
+        token: admin.token,
+        params: { lotId: 'ct-permits' },
+        body: { from: '2030-02-01', to: '2030-02-02', reason: 'Resurfacing' },
+      }),
+      after: (b) => {
+        permit.closureId = (b as { id: string }).id;
+      },
+    },
+    {
+      route: 'DELETE /v1/lots/{lotId}/closures/{closureId}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { lotId: 'ct-permits', closureId: permit.closureId } }),
     },
   ];
 }
