@@ -296,3 +296,81 @@ t.test(
     );
   },
 );
+
+t.test('the lot changes while a booking, a permit holder and a drive-up are inside', async (t) => {
+  const { store, cleanup } = openTestStore({ lot: lotWithPermits(2, 2) });
+  t.teardown(cleanup);
+  store.mirror.applyChanges([
+    change(1, reservation({ id: 'r1', plate: 'BK1', spotId: 'A1', startMs: T0, endMs: T0 + 3 * HOUR })),
+    permitChange(2, permit({ id: 'pm1', plates: ['PM1'] })),
+  ]);
+  const entry = ctx(store, 'entry');
+  pass(store, decide(entry, store.gateView, plate('BK1'), T0), T0);
+  pass(store, decide(entry, store.gateView, plate('PM1'), T0), T0);
+  pass(store, decide(entry, store.gateView, { kind: 'driveup', plate: 'DU1' }, T0), T0);
+  const before = store.attendants.occupancy();
+  t.match(before.pools, { bookable: { held: 1 }, driveup: { inside: 1 }, permit: { inside: 1, total: 2 } });
+
+  // The cloud removed A1 (its booking moved to A3 in the same transaction), turned P2 into a
+  // bookable spot and D2 into a permit spot; the config and the move arrive without a restart.
+  const lot = store.mirror.config().lot;
+  const spots = lot.spots
+    .filter((s) => s.id !== 'A1')
+    .map((s) =>
+      s.id === 'P2'
+        ? { ...s, pool: 'bookable' as const }
+        : s.id === 'D2'
+          ? { ...s, pool: 'permit' as const }
+          : s,
+    );
+  store.mirror.setConfig({
+    version: 7,
+    lot: { ...lot, spots },
+    publicKeys: store.mirror.config().publicKeys,
+  });
+  store.mirror.applyChanges([
+    change(
+      3,
+      reservation({
+        id: 'r1',
+        plate: 'BK1',
+        spotId: 'A3',
+        startMs: T0,
+        endMs: T0 + 3 * HOUR,
+        status: 'CHECKED_IN',
+      }),
+      'updated',
+    ),
+  ]);
+  const after = store.attendants.occupancy();
+  t.match(after.pools, {
+    bookable: { total: 6, held: 1 },
+    driveup: { total: 1, inside: 1, full: true },
+    permit: { total: 2, inside: 1, free: 1 },
+  });
+  t.equal(after.vehiclesInside, 3, 'nobody inside was lost');
+  const slot = Math.floor(T0 / 900_000);
+  const index = store.mirror.lotIndex();
+  t.notOk(
+    store.mirror.bitmap().isFree(index.indexById.get('A3')!, slot, slot + 1),
+    'the moved booking holds its new spot',
+  );
+  t.equal(index.indexById.get('A1'), undefined, 'the removed spot is gone');
+
+  const exit = ctx(store, 'exit');
+  t.match(decide(exit, store.gateView, plate('BK1'), T0 + HOUR), {
+    kind: 'exit',
+    plan: { reservationId: 'r1', charge: null },
+  });
+  t.match(decide(exit, store.gateView, plate('PM1'), T0 + HOUR), { kind: 'exit', plan: { charge: null } });
+  t.match(decide(exit, store.gateView, plate('DU1'), T0 + HOUR), {
+    kind: 'exit',
+    plan: { charge: { amount: 400, currency: 'EUR' } },
+  });
+  const newEntry = ctx(store, 'entry');
+  t.equal(newEntry.permitCapacity, 2);
+  t.match(decide(newEntry, store.gateView, { kind: 'driveup', plate: 'DU2' }, T0 + HOUR), {
+    kind: 'refuse',
+    reason: 'full',
+  });
+});
