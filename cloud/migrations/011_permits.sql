@@ -46,3 +46,9 @@ alter table lot_changes alter column reservation drop not null;
 alter table lot_changes add column permit jsonb;
 alter table lot_changes add constraint lot_changes_one_subject
   check ((reservation is null) <> (permit is null));
+
+-- Changing a booking (docs/permits.md#changing-a-booking): the price difference of an extension is
+-- charged to the stored method and recorded as a `change` payment (a shortening is a `refund`).
+alter table payments drop constraint payments_kind_check;
+alter table payments add constraint payments_kind_check
+  check (kind in ('capture', 'overstay', 'refund', 'exit', 'debt', 'change'));

@@ -5,6 +5,7 @@ import { createCapacityCache } from './reservations/capacity.js';
 import { createBooking } from './reservations/booking.js';
 import { reservationContext } from './reservations/context.js';
 import { createGateFacts } from './reservations/gate-facts.js';
+import { createChangeWindow } from './reservations/change-window.js';
 import { createLifecycle } from './reservations/lifecycle.js';
 import { listReservations } from './reservations/listing.js';
 import { createPaymentSettlement } from './reservations/payments.js';
@@ -74,6 +75,7 @@ export function createReservationRepository(
     reserve: booking.reserve,
     complete: lifecycle.complete,
     cancel: lifecycle.cancel,
+    changeWindow: createChangeWindow(ctx, { settlement, signingKey }),
     get: (id) => getRow(ctx.db.pooled, id),
     list: (filter) => listReservations(ctx.db, filter),
     reserveDriveUp: booking.reserveDriveUp,

@@ -149,6 +149,16 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       }),
     },
     {
+      route: 'PATCH /v1/reservations/{id}',
+      expect: 200,
+      request: () => ({
+        token: driver.token,
+        headers: { 'idempotency-key': 'contract-change-1' },
+        params: { id: s.reservationId },
+        body: { endAt: iso(T0 + 3 * HOUR) },
+      }),
+    },
+    {
       route: 'GET /v1/reservations/{id}',
       expect: 200,
       request: () => ({ token: driver.token, params: { id: s.reservationId } }),

@@ -92,6 +92,8 @@ export interface ReservationRepository {
     known?: ReservationRow,
   ): Promise<Result<ReservationView, Refusal>>;
   cancel(id: string): Promise<Result<{ reservation: ReservationView; refund: Money }, Refusal>>;
+  /** Extend or shorten a booking (docs/permits.md#changing-a-booking). */
+  changeWindow: import('./change-window.js').ChangeWindow;
   get(id: string): Promise<ReservationRow | null>;
   list(filter: ListFilter): Promise<{ reservations: ReservationView[]; nextCursor: string | null }>;
   /**
