@@ -13,7 +13,9 @@ import type { PublicKeyEntry } from '../protocol/credential.js';
 
 export const BENCH_LOT_ID = 'lot-bench';
 export const SPOTS = 2_000;
+/** Spots not sold to bookings: the drive-up pool and, out of it, the permit pool. */
 export const DRIVEUP_SPOTS = 300;
+export const PERMIT_SPOTS = 100;
 export const RESERVATIONS = 50_000;
 export const PAST_EVENTS = 200_000;
 export const PAST_SESSIONS = 100_000;
@@ -33,7 +35,8 @@ export function benchLot(): LotConfig {
       label: `L${Math.floor(i / 500)}-${i}`,
       level: String(Math.floor(i / 500)),
       type: i % 50 === 0 ? 'ev' : 'car',
-      pool: i < SPOTS - DRIVEUP_SPOTS ? 'bookable' : 'driveup',
+      // The last PERMIT_SPOTS of the non-bookable tail are the permit pool (docs/permits.md).
+      pool: i < SPOTS - DRIVEUP_SPOTS ? 'bookable' : i < SPOTS - PERMIT_SPOTS ? 'driveup' : 'permit',
     })),
   });
 }
@@ -134,4 +137,41 @@ export function populate(store: EdgeStore): void {
   })();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.exec('ANALYZE');
+}
+
+/** Plate of the bench's permit `i` (no booking holds it). */
+export const permitPlateOf = (i: number): string => `PM${String(i).padStart(5, '0')}`;
+
+/**
+ * 2,000 permits through the sync path, after `populate`: valid a month around NOW, weekday and
+ * Saturday access hours that include NOW, up to 3 vehicles each. Returns their ids.
+ */
+export function populatePermits(store: EdgeStore, count = 2000): string[] {
+  const at = new Date(NOW).toISOString();
+  const first = store.mirror.getCursor() + 1;
+  const ids = Array.from({ length: count }, (_, i) => `permit-${i}`);
+  const changes: Change[] = ids.map((id, i) => ({
+    seq: first + i,
+    at,
+    reason: 'permit_issued',
+    permit: {
+      id,
+      lotId: BENCH_LOT_ID,
+      holder: `Holder ${i}`,
+      plates: [permitPlateOf(i)],
+      validFrom: new Date(NOW - 86_400_000).toISOString(),
+      validTo: new Date(NOW + 30 * 86_400_000).toISOString(),
+      accessHours: [
+        { days: [1, 2, 3, 4, 5], from: '00:00', to: '24:00' },
+        { days: [6, 7], from: '00:00', to: '24:00' },
+      ],
+      maxInside: 3,
+      price: { amount: 9000, currency: 'EUR' },
+      period: 'month',
+      status: 'active',
+      version: 1,
+    },
+  }));
+  store.mirror.applyChanges(changes);
+  return ids;
 }

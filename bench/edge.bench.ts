@@ -2,7 +2,8 @@
  * Edge benchmarks (budgets in the README, "Benchmarks"):
  *  - gate decision: credential read → barrier decision on a lot of 2,000 spots, 50,000 reservations
  *    and 200,000 past events, against an indexed better-sqlite3 point read measured in the same run.
- *    Budget p99 < 1 ms.
+ *    Also a permit holder (2,000 permits with weekday access hours; docs/permits.md) by plate and
+ *    by signed permit QR. Budget p99 < 1 ms.
  *  - edge footprint: resident memory of a child process running the edge with that lot, both as
  *    `npm run edge` runs it (tsx) and compiled (esbuild bundle on plain node). Budget < 150 MB.
  */
@@ -25,8 +26,10 @@ import {
   openBenchStore,
   openNowIndices,
   PAST_EVENTS,
+  permitPlateOf,
   plateOf,
   populate,
+  populatePermits,
   RESERVATIONS,
   SPOTS,
 } from './edge-lot.js';
@@ -58,6 +61,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     );
     const t0 = Date.now();
     populate(store);
+    const permitIds = populatePermits(store);
     ctx.log(`edge: lot built in ${Date.now() - t0} ms`);
 
     const lot = store.mirror.config().lot;
@@ -68,6 +72,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       direction,
       overflowAvailable: false,
       driveupCapacity: store.mirror.lotIndex().driveupCount,
+      permitCapacity: store.mirror.lotIndex().permitCount,
       spotsById: new Map(lot.spots.map((s) => [s.id, s])),
       times: timeFormatter(lot.timeZone),
     });
@@ -143,6 +148,38 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         ),
       opts,
     );
+    const permitPlate = measure(
+      'edge: gate decision, permit holder (plate, access hours)',
+      () => {
+        const d = decide(
+          entry,
+          store.gateView,
+          { kind: 'plate', plate: permitPlateOf(random.int(permitIds.length)), confidence: 0.93 },
+          NOW,
+        );
+        if (d.kind !== 'admit') throw new Error(`expected a permit admit, got ${d.kind}`);
+        return d;
+      },
+      opts,
+    );
+    const permitQrTexts = Array.from({ length: 256 }, (_, i) =>
+      signCredential(
+        {
+          kind: 'permit',
+          rid: permitIds[i]!,
+          lot: BENCH_LOT_ID,
+          plate: permitPlateOf(i),
+          start: NOW - 86_400_000,
+          end: NOW + 30 * 86_400_000,
+        },
+        key.signing,
+      ),
+    );
+    const permitQr = measure(
+      'edge: gate decision, permit holder (signed permit QR)',
+      () => decide(entry, store.gateView, { kind: 'qr', text: permitQrTexts[random.int(256)]! }, NOW),
+      opts,
+    );
     let n = 0;
     const lanePath = measure(
       'edge: credential read → barrier command',
@@ -178,7 +215,9 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
 
     const rows: BenchRow[] = [
       toRow(baseline),
-      ...[plateExact, plateFuzzy, qr, exitFee].map((m) => toRow(m, { baseline, budget })),
+      ...[plateExact, plateFuzzy, qr, exitFee, permitPlate, permitQr].map((m) =>
+        toRow(m, { baseline, budget }),
+      ),
       toRow(lanePath, {
         baseline,
         budget,

@@ -25,6 +25,8 @@ import { sweepersPlugin } from './plugins/sweepers.js';
 import { throttlePlugin } from './plugins/throttle.js';
 import { changeLogRepository } from './repositories/changes.js';
 import { lotsRepository } from './repositories/lots.js';
+import { permitsRepository } from './repositories/permits.js';
+import { lotLayoutRepository } from './repositories/lot-layout.js';
 import { reservationsRepository } from './repositories/reservations.js';
 import { signingKeysRepository } from './repositories/signing-keys.js';
 import { usersRepository } from './repositories/users.js';
@@ -36,6 +38,8 @@ import { keyRoutes } from './routes/keys.js';
 import { lotRoutes } from './routes/lots.js';
 import { receiptRoutes } from './receipts/routes.js';
 import { reconciliationRoutes } from './reports/reconciliation-routes.js';
+import { permitRoutes } from './routes/permits.js';
+import { lotLayoutRoutes } from './routes/lot-layout.js';
 import { reportRoutes } from './routes/reports.js';
 import { reservationRoutes } from './routes/reservations.js';
 
@@ -102,6 +106,8 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(signingKeysRepository);
   await app.register(reservationsRepository);
   await app.register(paymentWebhooksPlugin);
+  await app.register(permitsRepository);
+  await app.register(lotLayoutRepository);
   await app.register(sweepersPlugin);
   await app.register(notificationsPlugin);
 
@@ -110,6 +116,8 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(keyRoutes);
   await app.register(lotRoutes);
   await app.register(reservationRoutes);
+  await app.register(permitRoutes);
+  await app.register(lotLayoutRoutes);
   await app.register(gateRoutes);
   await app.register(fleetRoutes, { sync: deps.fleet ?? (() => null) });
   await app.register(reportRoutes);

@@ -8,6 +8,8 @@ export interface Refusal {
   message: string;
   field?: string;
   rule?: string;
+  /** Several problems at once (e.g. each booking a lot change could not move). */
+  issues?: { field: string; rule: string; message: string }[];
 }
 
 export const refuse = (

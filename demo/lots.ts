@@ -22,7 +22,7 @@ export interface DemoLot {
 interface SpotBlock {
   count: number;
   type: VehicleType;
-  pool: 'bookable' | 'driveup';
+  pool: 'bookable' | 'driveup' | 'permit';
 }
 
 function spots(levels: Array<{ level: string; prefix: string; blocks: SpotBlock[] }>): Spot[] {
@@ -64,7 +64,9 @@ export const DEMO_LOTS: readonly DemoLot[] = [
           { count: 2, type: 'accessible', pool: 'bookable' },
           { count: 4, type: 'ev', pool: 'bookable' },
           { count: 18, type: 'car', pool: 'bookable' },
-          { count: 12, type: 'car', pool: 'driveup' },
+          { count: 8, type: 'car', pool: 'driveup' },
+          // Held for permit holders (demo/permits.ts, docs/permits.md).
+          { count: 4, type: 'car', pool: 'permit' },
           { count: 4, type: 'motorcycle', pool: 'driveup' },
         ],
       },
@@ -107,7 +109,8 @@ export const DEMO_LOTS: readonly DemoLot[] = [
         prefix: 'U-',
         blocks: [
           { count: 20, type: 'car', pool: 'bookable' },
-          { count: 40, type: 'car', pool: 'driveup' },
+          { count: 34, type: 'car', pool: 'driveup' },
+          { count: 6, type: 'car', pool: 'permit' },
         ],
       },
     ]),

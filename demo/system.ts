@@ -27,6 +27,7 @@ import { seedOperator } from './operator.js';
 import { type CloudSyncHandle, cloudSyncHandle } from './cloud-sync.js';
 import { LinkRelay, targetOf } from './link.js';
 import { DEMO_CLOUD_ACCOUNTS, DEMO_LOTS, type DemoLot } from './lots.js';
+import { permitPlatesOf, seedPermits } from './permits.js';
 import { DemoTraffic, type TrafficEvent, type TrafficOptions } from './traffic.js';
 
 /**
@@ -320,6 +321,8 @@ async function seedCloud(
   await admin
     .request('POST', '/v1/users', { ...DEMO_CLOUD_ACCOUNTS.driver, role: 'driver', lotIds: [] })
     .catch(ignoreExisting);
+  const permits = await seedPermits(admin, lotIds, ctx.clock.now());
+  if (permits > 0) ctx.progress(`cloud: issued ${permits} demo permits`);
   const { keys } = await admin.request<{ keys: unknown[] }>('GET', '/v1/keys');
   cloudSync?.lotsChanged(lotIds);
   ctx.progress(`cloud: seeded ${lotDefs.length} lots and the admin, operator and driver accounts`);
@@ -410,6 +413,7 @@ function startTraffic(ctx: StartContext, cloudUrl: string, lots: Map<string, Dem
       entry: l.entry,
       exit: l.exit,
       knowsReservation: (id: string) => l.edge.store.mirror.reservationById(id) !== undefined,
+      permitPlates: permitPlatesOf(l.def.id),
     })),
     random: seededRandom(options.seed ?? 1),
     clock: ctx.clock,

@@ -19,7 +19,14 @@ import { CloudApi, CloudApiError, type Reservation } from './cloud-api.js';
  * One vehicle at a time per lane; each lane has its own queue. Everything random comes from the seed.
  */
 
-export type VisitorKind = 'booked-plate' | 'booked-qr' | 'misread-qr' | 'drive-up' | 'late-leaver';
+export type VisitorKind =
+  | 'booked-plate'
+  | 'booked-qr'
+  | 'misread-qr'
+  | 'drive-up'
+  | 'late-leaver'
+  /** A contract parker (demo/permits.ts): in by plate, also offline; nothing to pay at the exit. */
+  | 'permit-holder';
 
 export interface TrafficLot {
   lotId: string;
@@ -28,6 +35,8 @@ export interface TrafficLot {
   exit: SimLaneControl;
   /** True once the lot's controller holds the reservation (sync delivered it). */
   knowsReservation?: (reservationId: string) => boolean;
+  /** Plates of the lot's permits (demo/permits.ts); none = no permit holders come. */
+  permitPlates?: readonly string[];
 }
 
 export interface TrafficEvent {
@@ -67,6 +76,7 @@ const MIX: Array<[VisitorKind, number]> = [
   ['misread-qr', 1],
   ['drive-up', 4],
   ['late-leaver', 1],
+  ['permit-holder', 2],
 ];
 
 /** A serial queue: one vehicle at a lane at a time. */
@@ -98,6 +108,8 @@ export class DemoTraffic {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #queues = new Map<string, { entry: LaneQueue; exit: LaneQueue }>();
   readonly #plates = new Set<string>();
+  /** Permit plates on a visit now (each drives in once at a time). */
+  readonly #permitPlatesOut = new Set<string>();
   /** The generator makes new visitors. */
   #running = false;
   /** stop() was called: nobody new comes, cars inside stay. */
@@ -252,9 +264,17 @@ export class DemoTraffic {
   }
 
   async #visit(lot: TrafficLot, kind: VisitorKind, givenPlate?: string): Promise<void> {
+    if (kind === 'permit-holder' && givenPlate === undefined) {
+      // A permit plate not already out driving; none free: an ordinary drive-up comes instead.
+      const free = (lot.permitPlates ?? []).filter((p) => !this.#permitPlatesOut.has(p));
+      if (free.length === 0) return this.#visit(lot, 'drive-up');
+      const plate = free[this.#o.random.int(free.length)]!;
+      this.#permitPlatesOut.add(plate);
+      return this.#visit(lot, kind, plate).finally(() => this.#permitPlatesOut.delete(plate));
+    }
     const plate = givenPlate ?? this.#freshPlate();
     let reservation: Reservation | null = null;
-    if (kind !== 'drive-up') {
+    if (kind !== 'drive-up' && kind !== 'permit-holder') {
       reservation = await this.#book(lot, plate, kind);
       // No booking (cloud unreachable, lot full): the driver turns up anyway, as a drive-up.
       if (!reservation) kind = 'drive-up';

@@ -10,6 +10,7 @@ interface ContextBase {
   spotsById: DecisionContext['spotsById'];
   times: DecisionContext['times'];
   driveupCapacity: number;
+  permitCapacity: number;
 }
 
 /**
@@ -31,6 +32,7 @@ export function decisionContexts(deps: {
         spotsById: new Map(current.lot.spots.map((s) => [s.id, s])),
         times: timeFormatter(current.lot.timeZone),
         driveupCapacity: mirror.lotIndex().driveupCount,
+        permitCapacity: mirror.lotIndex().permitCount,
       };
     }
     return cached;
@@ -44,6 +46,7 @@ export function decisionContexts(deps: {
       direction: lane.direction,
       overflowAvailable: connectivity.online && deps.hooks().requestOverflow !== undefined,
       driveupCapacity: b.driveupCapacity,
+      permitCapacity: b.permitCapacity,
       spotsById: b.spotsById,
       times: b.times,
     };

@@ -36,7 +36,8 @@ export const BookingSearchResponse = z.object({ reservations: z.array(Reservatio
 
 export const PaymentRecord = z.object({
   id: Id,
-  kind: z.enum(['capture', 'overstay', 'refund']),
+  /** `change`: the difference charged when a booking was extended (docs/permits.md). */
+  kind: z.enum(['capture', 'overstay', 'refund', 'exit', 'debt', 'change']),
   amount: MinorUnits,
   currency: Currency,
   status: z.enum(['pending', 'succeeded', 'failed']),

@@ -12,6 +12,10 @@
  *   field: 0x00 = null | 0x01 len:u8 utf8[len] | 0x02 uuid:16 bytes (canonical lower-case UUIDs)
  *
  * With UUID ids and a typical plate the whole text is ~170 characters.
+ *
+ * A permit QR (docs/permits.md) has the same layout with the prefix `PP1`: rid is the permit id,
+ * start/end its validity, plate its first plate. The prefix is signed, so a booking credential can
+ * never pass for a permit, and an edge that predates permits refuses `PP1` codes as malformed.
  */
 import {
   createPrivateKey,
@@ -31,6 +35,8 @@ export interface CredentialClaims {
   start: number;
   /** Epoch ms, exclusive. */
   end: number;
+  /** Present (and 'permit') only on a permit credential, `PP1`. */
+  kind?: 'permit';
 }
 
 export interface SigningKey {
@@ -57,6 +63,7 @@ export type CredentialRefusal =
   | 'expired';
 
 const PREFIX = 'PK1';
+const PERMIT_PREFIX = 'PP1';
 const KEY_ID_RE = /^[A-Za-z0-9_-]{1,32}$/;
 const B64URL_RE = /^[A-Za-z0-9_-]+$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -193,7 +200,8 @@ function fromBase64url(s: string): Buffer | null {
 
 export function signCredential(claims: CredentialClaims, key: SigningKey): string {
   assertKeyId(key.keyId);
-  const head = `${PREFIX}.${key.keyId}.${encodePayload(claims).toString('base64url')}`;
+  const prefix = claims.kind === 'permit' ? PERMIT_PREFIX : PREFIX;
+  const head = `${prefix}.${key.keyId}.${encodePayload(claims).toString('base64url')}`;
   const sig = sign(null, Buffer.from(head, 'ascii'), key.privateKey);
   return `${head}.${sig.toString('base64url')}`;
 }
@@ -210,15 +218,16 @@ function decodeParts(text: unknown): Decoded | null {
   // Scanners often append CR/LF; surrounding whitespace is never part of a credential.
   const t = text.trim();
   const parts = t.split('.');
-  if (parts.length !== 4 || parts[0] !== PREFIX) return null;
-  const [, keyId, payload, sig] = parts as [string, string, string, string];
+  if (parts.length !== 4 || (parts[0] !== PREFIX && parts[0] !== PERMIT_PREFIX)) return null;
+  const [prefix, keyId, payload, sig] = parts as [string, string, string, string];
   if (!KEY_ID_RE.test(keyId)) return null;
   const payloadBytes = fromBase64url(payload);
   const signature = fromBase64url(sig);
   if (payloadBytes === null || signature === null || signature.length !== SIGNATURE_BYTES) return null;
-  const claims = decodePayload(payloadBytes);
-  if (claims === null) return null;
-  return { keyId, claims, signed: Buffer.from(`${PREFIX}.${keyId}.${payload}`, 'ascii'), signature };
+  const decoded = decodePayload(payloadBytes);
+  if (decoded === null) return null;
+  const claims: CredentialClaims = prefix === PERMIT_PREFIX ? { ...decoded, kind: 'permit' } : decoded;
+  return { keyId, claims, signed: Buffer.from(`${prefix}.${keyId}.${payload}`, 'ascii'), signature };
 }
 
 /** Parse without verifying (e.g. to show what a scanned code claims). Never throws. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AccessBandSchema, ClosureSchema } from './hours.js';
 
 /**
  * The domain vocabulary shared by cloud, edge and simulator. zod objects are non-strict:
@@ -29,7 +30,8 @@ export const ELIGIBLE_SPOT_TYPES: Record<VehicleType, readonly VehicleType[]> = 
   accessible: ['accessible'],
 };
 
-export const SpotPool = z.enum(['bookable', 'driveup']);
+/** `permit`: spots held for permit holders (docs/permits.md); neither sold nor given to drive-ups. */
+export const SpotPool = z.enum(['bookable', 'driveup', 'permit']);
 export type SpotPool = z.infer<typeof SpotPool>;
 
 export const SpotSchema = z.object({
@@ -84,6 +86,15 @@ export const LotPolicySchema = z.object({
     .default(4 * 60),
   overflowTimeoutMs: z.number().int().min(100).max(10_000).default(1500),
   refund: z.enum(['none', 'full_before_start']).default('none'),
+  /**
+   * Permits sold may reach the permit pool's spots times this percentage (contract parking oversells,
+   * e.g. 125): not every holder is in at once. Absent = 100. The edge still admits at most the pool's spots.
+   */
+  permitOversellPct: z.number().int().min(100).max(300).optional(),
+  /** When bookings may lie (lot time zone); absent or [] = always open (docs/permits.md#changing-a-lot). */
+  operatingHours: z.array(AccessBandSchema).max(21).optional(),
+  /** Day ranges the lot is closed to bookings, with the reason. */
+  closures: z.array(ClosureSchema).max(100).optional(),
 });
 export type LotPolicy = z.infer<typeof LotPolicySchema>;
 

@@ -1,3 +1,4 @@
+import { AccessBandSchema, ClosureSchema } from './hours.js';
 import { z } from 'zod';
 import {
   GeoPoint,
@@ -212,6 +213,10 @@ const LotPolicyView = z.object({
   overflowHorizonMinutes: z.number().int(),
   overflowTimeoutMs: z.number().int(),
   refund: z.enum(['none', 'full_before_start']),
+  /** Permits and lot changes (docs/permits.md). */
+  permitOversellPct: z.number().int().optional(),
+  operatingHours: z.array(AccessBandSchema).optional(),
+  closures: z.array(ClosureSchema).optional(),
 });
 
 const SpotView = z.object({

@@ -9,6 +9,7 @@ import {
   SpotPool,
   VehicleType,
 } from './domain.js';
+import { PermitSchema } from './permits.js';
 import { type Result, err, ok } from './result.js';
 
 /**
@@ -73,17 +74,32 @@ export const ChangeReason = z.enum([
   'released',
   'driveup_granted',
   'updated',
+  'permit_issued',
+  'permit_updated',
+  'permit_suspended',
+  'permit_resumed',
+  'permit_cancelled',
 ]);
 export type ChangeReason = z.infer<typeof ChangeReason>;
 
 /** One entry of the per-lot change log: the reservation's full new state, so applying is an upsert. */
-export const ChangeSchema = z.object({
+export const ReservationChangeSchema = z.object({
   seq: z.number().int().positive(),
   at: IsoTimestamp,
   reason: ChangeReason,
   reservation: ReservationSchema,
 });
+/** A permit's full new state (docs/permits.md); suspension and cancellation are its status. */
+export const PermitChangeSchema = z.object({
+  seq: z.number().int().positive(),
+  at: IsoTimestamp,
+  reason: ChangeReason,
+  permit: PermitSchema,
+});
+export const ChangeSchema = z.union([ReservationChangeSchema, PermitChangeSchema]);
 export type Change = z.infer<typeof ChangeSchema>;
+export type ReservationChange = z.infer<typeof ReservationChangeSchema>;
+export type PermitChange = z.infer<typeof PermitChangeSchema>;
 
 export const ChangesBody = z.object({ changes: z.array(ChangeSchema).min(1).max(2000) });
 
@@ -122,6 +138,8 @@ export const ReplyBody = z.discriminatedUnion('kind', [
     part: z.number().int().nonnegative(),
     parts: z.number().int().positive(),
     reservations: z.array(ReservationSchema).max(2000),
+    /** The lot's permits that are not cancelled and not ended (docs/permits.md); in part 0. */
+    permits: z.array(PermitSchema).max(2000).optional(),
   }),
   z.object({
     kind: z.literal('overflow'),
@@ -178,6 +196,8 @@ export const GateEventSchema = z.discriminatedUnion('kind', [
     spotId: Id.nullable(),
     /** Online overflow: the cloud booking that granted a bookable spot to a drive-up. */
     overflowReservationId: Id.nullable().default(null),
+    /** A permit holder's entry (docs/permits.md): the permit, with reservationId null. */
+    permitId: Id.nullish(),
   }),
   z.object({
     ...EventBase,

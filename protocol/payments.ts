@@ -30,7 +30,7 @@ export const PaymentParams = z.object({
     .regex(/^[A-Za-z0-9_:.-]+$/),
 });
 
-export const PaymentKind = z.enum(['capture', 'overstay', 'refund', 'exit', 'debt']);
+export const PaymentKind = z.enum(['capture', 'overstay', 'refund', 'exit', 'debt', 'change']);
 export const PaymentStatus = z.enum(['pending', 'succeeded', 'failed']);
 
 /** One refund of a payment. */

@@ -4,7 +4,7 @@ import type { ReservationRow } from '../repositories/reservations/rows.js';
 
 export interface PaymentRow {
   id: string;
-  kind: 'capture' | 'overstay' | 'refund';
+  kind: 'capture' | 'overstay' | 'refund' | 'change';
   amount: string | number;
   currency: string;
   status: 'pending' | 'succeeded' | 'failed';
@@ -78,8 +78,12 @@ export function storyOf(
       add(p.updated_at, 'payment_failed', `${p.kind} ${sum}: ${p.detail ?? 'failed'}`);
     else if (p.kind === 'capture')
       add(p.created_at, 'paid', `${sum}${p.status === 'pending' ? ' (pending)' : ''}`);
-    else if (p.kind === 'overstay')
-      add(p.created_at, 'charged', `overstay ${sum}${p.status === 'pending' ? ' (pending)' : ''}`);
+    else if (p.kind === 'overstay' || p.kind === 'change')
+      add(
+        p.created_at,
+        'charged',
+        `${p.kind === 'change' ? 'booking change' : 'overstay'} ${sum}${p.status === 'pending' ? ' (pending)' : ''}`,
+      );
     else
       add(
         p.updated_at,

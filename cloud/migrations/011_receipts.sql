@@ -75,7 +75,7 @@ create table receipts (
   vat bigint not null,
   net bigint not null,
   -- What was bought: the payment's kind and method, and the window or stay it paid for.
-  purpose text not null check (purpose in ('capture', 'overstay', 'exit', 'debt', 'refund')),
+  purpose text not null check (purpose in ('capture', 'overstay', 'exit', 'debt', 'refund', 'change')),
   method text not null,
   reservation_id text,
   plate text,
@@ -139,7 +139,7 @@ begin
       v_end := orig.period_end;
       v_reservation := coalesce(v_reservation, orig.reservation_id);
     end if;
-  elsif p.kind = 'capture' then
+  elsif p.kind in ('capture', 'change') then
     select plate, start_at, end_at into v_plate, v_start, v_end from reservations where id = p.reservation_id;
   elsif p.kind = 'overstay' then
     select plate, end_at, checked_out_at into v_plate, v_start, v_end from reservations where id = p.reservation_id;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Reservation } from '../../protocol/domain.js';
+import type { Permit } from '../../protocol/permits.js';
 import { type Change, type ChangeReason, ChangeSchema } from '../../protocol/mqtt.js';
 import { toIso } from '../../protocol/slots.js';
 import type { Logger } from '../../protocol/logger.js';
@@ -35,6 +36,22 @@ export async function appendChange(
   await q.query(APPEND_CHANGE_SQL, [lotId, toIso(atMs), reason, JSON.stringify(reservation)]);
 }
 
+/** Append a permit's full new state inside the caller's transaction (docs/permits.md). */
+export async function appendPermitChange(
+  q: Queryable,
+  lotId: string,
+  reason: ChangeReason,
+  permit: Permit,
+  atMs: number,
+): Promise<void> {
+  await q.query('insert into lot_changes (lot_id, at, reason, permit) values ($1, $2, $3, $4)', [
+    lotId,
+    toIso(atMs),
+    reason,
+    JSON.stringify(permit),
+  ]);
+}
+
 export interface ChangeLog {
   /** Changes with seq > fromSeq, in seq order, at most `limit`. */
   changesSince(lotId: string, fromSeq: number, limit: number): Promise<Change[]>;
@@ -65,25 +82,30 @@ const PRUNE_SQL = `with cut as (
   )
   delete from lot_changes c using floors f where c.lot_id = f.lot_id and c.seq <= f.floor_seq`;
 
-const Row = z.object({ seq: z.number(), at: z.date(), reason: z.string(), reservation: z.unknown() });
+const Row = z.object({
+  seq: z.number(),
+  at: z.date(),
+  reason: z.string(),
+  reservation: z.unknown(),
+  permit: z.unknown().optional(),
+});
 
 export function createChangeLog(db: Database): ChangeLog {
   return {
     async changesSince(lotId, fromSeq, limit) {
       const rows = await db.rows(
-        `select seq, at, reason, reservation from lot_changes
+        `select seq, at, reason, reservation, permit from lot_changes
          where lot_id = $1 and seq > $2 order by seq limit $3`,
         [lotId, Math.max(0, Math.trunc(fromSeq)), Math.min(Math.max(1, Math.trunc(limit)), 10_000)],
       );
       // Parsed against the MQTT contract, so nothing off-contract ever leaves the cloud.
       return rows.map((raw) => {
         const row = Row.parse(raw);
-        return ChangeSchema.parse({
-          seq: row.seq,
-          at: row.at.toISOString(),
-          reason: row.reason,
-          reservation: row.reservation,
-        });
+        const subject =
+          row.permit !== null && row.permit !== undefined
+            ? { permit: row.permit }
+            : { reservation: row.reservation };
+        return ChangeSchema.parse({ seq: row.seq, at: row.at.toISOString(), reason: row.reason, ...subject });
       });
     },
     async headSeq(lotId) {

@@ -84,8 +84,9 @@ const LOT_COLS = 'id, name, time_zone, lat, lng, rates, policy, base_slot, versi
 const LOT_SQL = `select ${LOT_COLS} from lots where id = $1`;
 /** Spots as the HTTP view lists them, and as the edge's config carries them. */
 const VIEW_SPOTS_SQL =
-  'select id, label, level, type, pool from spots where lot_id = $1 order by level, label';
-const CONFIG_SPOTS_SQL = 'select id, label, level, type, pool from spots where lot_id = $1 order by id';
+  "select id, label, level, type, pool from spots where lot_id = $1 and pool <> 'removed' order by level, label";
+const CONFIG_SPOTS_SQL =
+  "select id, label, level, type, pool from spots where lot_id = $1 and pool <> 'removed' order by id";
 const LOT_CACHE_MS = 1000;
 const LOT_CACHE_MAX = 10_000;
 

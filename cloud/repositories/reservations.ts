@@ -6,6 +6,7 @@ import { createCapacityCache } from './reservations/capacity.js';
 import { createBooking } from './reservations/booking.js';
 import { reservationContext } from './reservations/context.js';
 import { createGateFacts } from './reservations/gate-facts.js';
+import { createChangeWindow } from './reservations/change-window.js';
 import { createLifecycle } from './reservations/lifecycle.js';
 import { listReservations } from './reservations/listing.js';
 import { createPaymentSettlement } from './reservations/payments.js';
@@ -89,6 +90,7 @@ export function createReservationRepository(
           [toIso(nowMs - 60_000), toIso(nowMs - lookbackMs)],
         )
       ).map((r) => r.id),
+    changeWindow: createChangeWindow(ctx, { settlement, signingKey }),
     get: (id) => getRow(ctx.db.pooled, id),
     list: (filter) => listReservations(ctx.db, filter),
     reserveDriveUp: booking.reserveDriveUp,

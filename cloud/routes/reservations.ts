@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { cancelReservationRoute, completeReservationRoute } from './reservations/actions.js';
+import { changeReservationRoute } from './reservations/change.js';
 import { createReservationRoute } from './reservations/create.js';
 import { getReservationRoute, listReservationsRoute } from './reservations/listing.js';
 import { reservationQrRoute } from './reservations/qr.js';
@@ -15,4 +16,5 @@ export const reservationRoutes: FastifyPluginAsyncZod = async (app) => {
   getReservationRoute(app);
   listReservationsRoute(app);
   reservationQrRoute(app);
+  changeReservationRoute(app);
 };

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Clock } from '../../protocol/clock.js';
 import type { Reservation, VehicleType } from '../../protocol/domain.js';
 import type { Logger } from '../../protocol/logger.js';
+import type { Permit } from '../../protocol/permits.js';
 import type { Change, CommandBody, ConfigBody, GateEvent, StatusBody } from '../../protocol/mqtt.js';
 
 /**
@@ -38,7 +39,10 @@ export interface ChangeLog {
   /** Changes with seq <= floor are no longer in the log (pruned); a resync from below it gets a snapshot. */
   logFloor(lotId: string): Promise<number>;
   /** The lot's active and future reservations, consistent with the log at asOfSeq (one snapshot tx). */
-  snapshot(lotId: string, nowMs: number): Promise<{ asOfSeq: number; reservations: Reservation[] }>;
+  snapshot(
+    lotId: string,
+    nowMs: number,
+  ): Promise<{ asOfSeq: number; reservations: Reservation[]; permits?: Permit[] }>;
 }
 
 /** Wakes the relay when a lot's log grows (LISTEN lot_changes). Optional: polling covers it. */

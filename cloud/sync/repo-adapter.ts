@@ -64,7 +64,12 @@ export function changeLogPort(app: FastifyInstance): ChangeLog {
              from reservations where lot_id = $1 and status = any($2::text[]) and end_at > $3 order by id`,
           [lotId, ACTIVE_STATUSES, new Date(nowMs).toISOString()],
         );
-        return { asOfSeq: Number(head.rows[0]?.seq ?? 0), reservations: rows.rows.map(toReservation) };
+        const permits = await app.permits.live(q, lotId, nowMs);
+        return {
+          asOfSeq: Number(head.rows[0]?.seq ?? 0),
+          reservations: rows.rows.map(toReservation),
+          permits,
+        };
       });
     },
   };

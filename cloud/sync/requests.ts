@@ -88,7 +88,7 @@ export class RequestHandler {
 
   async #snapshot(lotId: string, correlationId: string, why: Record<string, number>): Promise<void> {
     this.metrics.snapshots++;
-    const { asOfSeq, reservations } = await this.log.snapshot(lotId, this.clock.now());
+    const { asOfSeq, reservations, permits } = await this.log.snapshot(lotId, this.clock.now());
     const parts = splitBySize(reservations, 2000);
     this.logger.info(
       { lotId, ...why, asOfSeq, reservations: reservations.length, parts: parts.length },
@@ -102,6 +102,7 @@ export class RequestHandler {
         part: i,
         parts: parts.length,
         reservations: parts[i]!,
+        ...(i === 0 && permits !== undefined ? { permits } : {}),
       });
     }
   }

@@ -105,7 +105,7 @@ async function proveSequence(t: Test, db: Database, parallel: number): Promise<v
       for (const lot of LOTS) {
         for (const c of await changes.changesSince(lot, 0, 10_000)) {
           const mine = seen.get(lot)!;
-          const text = (c.reservation as { plate: string }).plate;
+          const text = 'reservation' in c ? c.reservation.plate : c.permit.holder;
           if (!mine.has(c.seq)) mine.set(c.seq, text);
           else if (mine.get(c.seq) !== text) rewritten.push(`${lot}#${c.seq}`);
         }

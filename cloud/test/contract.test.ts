@@ -43,6 +43,11 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
     body: lotBody({ id: lotId }, 4),
   });
   if (created.status !== 201) throw new Error(`lot: ${created.status}`);
+  const permitLot = lotBody({ id: 'ct-permits' }, 1);
+  permitLot.spots.push({ id: 'p1', label: 'P-1', level: '0', type: 'car', pool: 'permit' });
+  const permitLotCreated = await cloud.call('POST', '/v1/lots', { token: admin.token, body: permitLot });
+  if (permitLotCreated.status !== 201) throw new Error(`permit lot: ${permitLotCreated.status}`);
+  const permit = { id: '', closureId: '' };
   const window = { start: iso(T0 + HOUR), end: iso(T0 + 2 * HOUR) };
   const s = {
     refreshToken: '',
@@ -182,6 +187,16 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
         headers: { 'idempotency-key': 'contract-refund-1' },
         params: { paymentId: s.paymentId },
         body: { amount: 100, reason: 'contract refund' },
+      }),
+    },
+    {
+      route: 'PATCH /v1/reservations/{id}',
+      expect: 200,
+      request: () => ({
+        token: driver.token,
+        headers: { 'idempotency-key': 'contract-change-1' },
+        params: { id: s.reservationId },
+        body: { endAt: iso(T0 + 3 * HOUR) },
       }),
     },
     {
@@ -368,6 +383,104 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       route: 'DELETE /v1/console/session',
       expect: 200,
       request: () => ({ headers: { 'x-parkedge-console': '1' } }),
+    },
+    // Permits (docs/permits.md).
+    {
+      route: 'POST /v1/lots/{lotId}/permits',
+      expect: 201,
+      request: () => ({
+        token: admin.token,
+        headers: { 'idempotency-key': 'contract-permit-1' },
+        params: { lotId: 'ct-permits' },
+        body: {
+          holder: 'Contract GmbH',
+          plates: ['B-CT 900'],
+          validFrom: iso(T0),
+          validTo: iso(T0 + 30 * 24 * HOUR),
+          accessHours: [{ days: [1, 2, 3, 4, 5], from: '07:00', to: '19:00' }],
+          maxInside: 1,
+          price: { amount: 9000, currency: 'EUR' },
+          period: 'month',
+        },
+      }),
+      after: (b) => {
+        permit.id = (b as { id: string }).id;
+      },
+    },
+    {
+      route: 'GET /v1/lots/{lotId}/permits',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { lotId: 'ct-permits' }, query: { status: 'active' } }),
+    },
+    {
+      route: 'GET /v1/permits/{id}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: permit.id } }),
+    },
+    {
+      route: 'PATCH /v1/permits/{id}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: permit.id }, body: { status: 'suspended' } }),
+    },
+    {
+      route: 'GET /v1/permits/{id}/qr',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: permit.id } }),
+    },
+    {
+      route: 'DELETE /v1/permits/{id}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { id: permit.id } }),
+    },
+    // Changing a lot (docs/permits.md#changing-a-lot).
+    {
+      route: 'POST /v1/lots/{lotId}/spots',
+      expect: 201,
+      request: () => ({
+        token: admin.token,
+        params: { lotId: 'ct-permits' },
+        body: { spots: [{ id: 'n1', label: 'N-1', level: '0', type: 'car', pool: 'bookable' }] },
+      }),
+    },
+    {
+      route: 'PATCH /v1/lots/{lotId}/spots/{spotId}',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { lotId: 'ct-permits', spotId: 'n1' },
+        body: { pool: 'driveup' },
+      }),
+    },
+    {
+      route: 'DELETE /v1/lots/{lotId}/spots/{spotId}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { lotId: 'ct-permits', spotId: 'n1' } }),
+    },
+    {
+      route: 'PUT /v1/lots/{lotId}/hours',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { lotId: 'ct-permits' },
+        body: { operatingHours: [{ days: [1, 2, 3, 4, 5], from: '06:00', to: '22:00' }] },
+      }),
+    },
+    {
+      route: 'POST /v1/lots/{lotId}/closures',
+      expect: 201,
+      request: () => ({
+        token: admin.token,
+        params: { lotId: 'ct-permits' },
+        body: { from: '2030-02-01', to: '2030-02-02', reason: 'Resurfacing' },
+      }),
+      after: (b) => {
+        permit.closureId = (b as { id: string }).id;
+      },
+    },
+    {
+      route: 'DELETE /v1/lots/{lotId}/closures/{closureId}',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { lotId: 'ct-permits', closureId: permit.closureId } }),
     },
   ];
 }

@@ -69,6 +69,9 @@ export const OccupancyReply = z.object({
   pools: z.object({
     bookable: z.object({ total: z.number(), held: z.number(), free: z.number(), full: z.boolean() }),
     driveup: z.object({ total: z.number(), inside: z.number(), free: z.number(), full: z.boolean() }),
+    permit: z
+      .object({ total: z.number(), inside: z.number(), free: z.number(), full: z.boolean() })
+      .optional(),
   }),
   levels: z.array(Group),
   spotTypes: z.array(Group),

@@ -5,6 +5,7 @@ import { matchPlate, normalizePlate } from '../../protocol/plates.js';
 import { SLOT_MS, slotOf, slotStartMs } from '../../protocol/slots.js';
 import type { EntryPlan, SessionKind, StoreView, VehicleSession } from '../store/types.js';
 import { messages, type TimeFormatter } from './messages.js';
+import { permitEntryByPlate, permitEntryByQr } from './permit-decision.js';
 
 /**
  * The gate decision: a pure function of (lot and lane config, a read-only store view, one
@@ -27,6 +28,8 @@ export interface DecisionContext {
   overflowAvailable: boolean;
   /** Spots in the driveup pool. */
   driveupCapacity: number;
+  /** Spots in the permit pool (docs/permits.md); absent = 0. */
+  permitCapacity?: number;
   spotsById: ReadonlyMap<string, Spot>;
   times: TimeFormatter;
 }
@@ -68,7 +71,10 @@ export type DenyReason =
   | 'invalid_qr'
   | 'wrong_lot'
   | 'no_session'
-  | 'timeout';
+  | 'timeout'
+  | 'permit_suspended'
+  | 'outside_hours'
+  | 'permit_limit';
 
 export type WaitReason = 'unmatched' | 'low_confidence' | 'ambiguous' | 'unreadable';
 
@@ -191,6 +197,9 @@ function entryByPlate(
       nowMs,
     );
   }
+  // No booking for the plate: a permit naming it (docs/permits.md).
+  const permit = permitEntryByPlate(ctx, view, read, nowMs);
+  if (permit !== null) return permit;
   if (match.kind === 'ambiguous') {
     return { kind: 'wait', reason: 'ambiguous', display: messages.scanQr(), driveupPlate: null };
   }
@@ -207,7 +216,7 @@ function entryByPlate(
 }
 
 type QrCheck =
-  | { ok: true; rid: string; plate: string | null; start: number; end: number }
+  | { ok: true; rid: string; plate: string | null; start: number; end: number; permit: boolean }
   | { ok: false; reason: 'invalid_qr' | 'wrong_lot' };
 
 /** Signature, key and lot are checked; the time window is left to the caller (entry and exit differ). */
@@ -219,14 +228,21 @@ function checkQr(ctx: DecisionContext, text: string, nowMs: number): QrCheck {
   });
   if (verified.ok) {
     const c = verified.value;
-    return { ok: true, rid: c.rid, plate: c.plate, start: c.start, end: c.end };
+    return { ok: true, rid: c.rid, plate: c.plate, start: c.start, end: c.end, permit: c.kind === 'permit' };
   }
   // Time refusals come after the signature check, so the claims are authentic: read them.
   if (verified.error.reason === 'too_early' || verified.error.reason === 'expired') {
     const decoded = decodeCredential(text);
     if (decoded.ok) {
       const c = decoded.value.claims;
-      return { ok: true, rid: c.rid, plate: c.plate, start: c.start, end: c.end };
+      return {
+        ok: true,
+        rid: c.rid,
+        plate: c.plate,
+        start: c.start,
+        end: c.end,
+        permit: c.kind === 'permit',
+      };
     }
   }
   return { ok: false, reason: verified.error.reason === 'wrong_lot' ? 'wrong_lot' : 'invalid_qr' };
@@ -242,6 +258,7 @@ function entryByQr(ctx: DecisionContext, view: StoreView, text: string, nowMs: n
       null,
     );
   }
+  if (qr.permit) return permitEntryByQr(ctx, view, { ...qr, lot: ctx.lot.id }, nowMs);
   const known = view.reservationById(qr.rid);
   // A booking made while the lot was offline is not in the mirror: the signed claims stand in for it.
   const candidate: Candidate = known
@@ -475,7 +492,7 @@ function decideExit(
         null,
       );
     }
-    const session = view.insideByReservation(qr.rid);
+    const session = qr.permit ? view.insideByPermit(qr.rid) : view.insideByReservation(qr.rid);
     if (!session) return refuse('no_session', messages.seeAttendant(), qr.plate, qr.rid);
     return exitFor(ctx, view, session, nowMs);
   }
@@ -503,7 +520,10 @@ export function exitCharge(
   const rates = ctx.lot.rates;
   let charge: Money;
   let overstayMinutes = 0;
-  if (session.kind === 'booking') {
+  if (session.kind === 'permit') {
+    // A permit owes nothing at the exit (docs/permits.md).
+    charge = money(0, rates.currency);
+  } else if (session.kind === 'booking') {
     // The mirror may know a later end (an extension) than the one recorded at entry.
     const mirrored = session.reservationId === null ? undefined : view.reservationById(session.reservationId);
     const endMs = mirrored?.endMs ?? session.reservationEndMs ?? nowMs;

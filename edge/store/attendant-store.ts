@@ -190,6 +190,7 @@ export class AttendantStore {
       bitmap,
       nowMs: this.#clock.now(),
       driveupInside: this.#ledger.driveupInside(),
+      permitInside: this.#ledger.permitPoolInside(),
       vehiclesInside: this.#q.insideCount.get()!,
     });
   }

@@ -7,8 +7,20 @@ import type { StoreView } from './types.js';
  * as one StoreView so it stays pure and a test can hand it a fake.
  */
 export function gateView(
-  mirror: Pick<MirrorStore, 'reservationById' | 'reservationsForPlate' | 'bookableFree'>,
-  ledger: Pick<GateLedger, 'insideByPlate' | 'insideByReservation' | 'passbackState' | 'driveupInside'>,
+  mirror: Pick<
+    MirrorStore,
+    'reservationById' | 'reservationsForPlate' | 'bookableFree' | 'permitById' | 'permitsForPlate'
+  >,
+  ledger: Pick<
+    GateLedger,
+    | 'insideByPlate'
+    | 'insideByReservation'
+    | 'passbackState'
+    | 'driveupInside'
+    | 'permitInside'
+    | 'insideByPermit'
+    | 'permitPoolInside'
+  >,
 ): StoreView {
   return {
     reservationById: (id) => mirror.reservationById(id),
@@ -18,5 +30,10 @@ export function gateView(
     insideByReservation: (reservationId) => ledger.insideByReservation(reservationId),
     passbackState: (reservationId) => ledger.passbackState(reservationId),
     driveupInside: () => ledger.driveupInside(),
+    permitById: (id) => mirror.permitById(id),
+    permitsForPlate: (plate) => mirror.permitsForPlate(plate),
+    permitInside: (permitId) => ledger.permitInside(permitId),
+    insideByPermit: (permitId) => ledger.insideByPermit(permitId),
+    permitPoolInside: () => ledger.permitPoolInside(),
   };
 }

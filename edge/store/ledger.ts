@@ -79,11 +79,20 @@ function prepareStatements(db: Journal['db']) {
     insertSession: db.prepare(
       `INSERT INTO sessions (id, kind, reservation_id, plate, credential, pool, spot_id, spot_label,
        reservation_start_ms, reservation_end_ms, overflow_reservation_id, entry_lane_id, correlation_id,
-       entered_at, entry_event_id)
+       entered_at, entry_event_id, permit_id)
      VALUES (@id, @kind, @reservation_id, @plate, @credential, @pool, @spot_id, @spot_label,
        @reservation_start_ms, @reservation_end_ms, @overflow_reservation_id, @entry_lane_id, @correlation_id,
-       @entered_at, @entry_event_id)`,
+       @entered_at, @entry_event_id, @permit_id)`,
     ),
+    permitInside: db
+      .prepare<[string], number>('SELECT count(*) FROM sessions WHERE permit_id = ? AND exited_at IS NULL')
+      .pluck(),
+    insideByPermit: db.prepare<[string], SessionRow>(
+      'SELECT * FROM sessions WHERE permit_id = ? AND exited_at IS NULL ORDER BY entered_at DESC LIMIT 1',
+    ),
+    permitPoolInside: db
+      .prepare<[], number>("SELECT count(*) FROM sessions WHERE pool = 'permit' AND exited_at IS NULL")
+      .pluck(),
     closeSession: db.prepare(
       `UPDATE sessions SET exited_at = ?, exit_lane_id = ?, exit_event_id = ?, closed_reason = ?
       WHERE id = ? AND exited_at IS NULL`,
@@ -150,6 +159,19 @@ export class GateLedger {
     return this.#q.driveupInside.get()!;
   }
 
+  permitInside(permitId: string): number {
+    return this.#q.permitInside.get(permitId)!;
+  }
+
+  insideByPermit(permitId: string): VehicleSession | undefined {
+    const r = this.#q.insideByPermit.get(permitId);
+    return r ? toSession(r) : undefined;
+  }
+
+  permitPoolInside(): number {
+    return this.#q.permitPoolInside.get()!;
+  }
+
   sessionById(id: string): VehicleSession | undefined {
     const r = this.#q.sessionById.get(id);
     return r ? toSession(r) : undefined;
@@ -174,6 +196,7 @@ export class GateLedger {
           pool: e.pool,
           spotId: e.spotId,
           overflowReservationId: e.overflowReservationId,
+          ...(e.permitId ? { permitId: e.permitId } : {}),
         },
         e.atMs,
       );
@@ -194,10 +217,13 @@ export class GateLedger {
         correlation_id: e.correlationId,
         entered_at: e.atMs,
         entry_event_id: entry.eventId,
+        permit_id: e.permitId ?? null,
       });
       if (e.reservationId !== null) {
         this.#q.setPassback.run(e.reservationId, 'in', e.sessionId, e.atMs);
         if (e.softPassbackViolation) events.push(this.#softPassbackViolation(e, e.reservationId));
+      } else if (e.permitId && e.softPassbackViolation) {
+        events.push(this.#softPassbackViolation(e, e.permitId));
       }
       return { session: toSession(this.#q.sessionById.get(e.sessionId)!), events };
     });
@@ -229,7 +255,7 @@ export class GateLedger {
     this.#journal.raiseAlarm({
       kind: 'passback_violation',
       laneId: e.laneId,
-      detail: `reservation ${reservationId} entered again without exiting (soft anti-passback)`,
+      detail: `${e.permitId ? 'permit' : 'reservation'} ${reservationId} entered again without exiting (soft anti-passback)`,
       atMs: e.atMs,
       eventId: v.eventId,
     });

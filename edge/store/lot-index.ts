@@ -8,16 +8,21 @@ export class LotIndex {
   readonly bookableFor: ReadonlyMap<VehicleType, Int32Array>;
   readonly bookable: Int32Array;
   readonly driveupCount: number;
+  /** Spots of the permit pool (docs/permits.md). */
+  readonly permitCount: number;
 
   constructor(lot: LotConfig) {
     this.spots = lot.spots;
     this.indexById = new Map(lot.spots.map((s, i) => [s.id, i]));
     const bookable: number[] = [];
     let driveup = 0;
+    let permit = 0;
     lot.spots.forEach((s, i) => {
       if (s.pool === 'bookable') bookable.push(i);
+      else if (s.pool === 'permit') permit++;
       else driveup++;
     });
+    this.permitCount = permit;
     this.bookable = Int32Array.from(bookable);
     this.driveupCount = driveup;
     const byType = new Map<VehicleType, Int32Array>();

@@ -10,7 +10,9 @@ import {
 import type { Logger } from '../../protocol/logger.js';
 import type { Change } from '../../protocol/mqtt.js';
 import { SLOT_MS, slotOf } from '../../protocol/slots.js';
+import type { Permit } from '../../protocol/permits.js';
 import type { Journal } from './journal.js';
+import { type MirrorPermit, PermitMirror } from './permits.js';
 import { LotIndex } from './lot-index.js';
 import { type ReservationRow, storedPlate, toReservation } from './rows.js';
 import type { ApplyResult } from '../sync/ports.js';
@@ -87,6 +89,7 @@ export class MirrorStore {
   #config!: StoredConfig;
   #index!: LotIndex;
   #bitmap!: LotBitmap;
+  readonly #permits: PermitMirror;
 
   constructor(opts: MirrorStoreOptions) {
     this.lotId = opts.lotId;
@@ -94,6 +97,7 @@ export class MirrorStore {
     this.#clock = opts.clock;
     this.#log = opts.logger;
     this.#q = prepareStatements(opts.journal.db);
+    this.#permits = new PermitMirror(opts.journal);
     this.#loadConfig(opts.fileConfig);
   }
 
@@ -222,6 +226,14 @@ export class MirrorStore {
     return this.#q.reservationsForPlate.all(plate, fromMs, toMs).map(toReservation);
   }
 
+  permitById(id: string): MirrorPermit | undefined {
+    return this.#permits.byId(id);
+  }
+
+  permitsForPlate(plate: string): MirrorPermit[] {
+    return this.#permits.forPlate(plate);
+  }
+
   bookableFree(vehicleType: VehicleType, startSlot: number, endSlot: number): number {
     const bitmap = this.freshBitmap();
     const candidates = this.#index.bookableFor.get(vehicleType);
@@ -286,7 +298,10 @@ export class MirrorStore {
           gapFrom = cursor;
           break;
         }
-        if (c.reservation.lotId === this.lotId) {
+        if ('permit' in c) {
+          if (c.permit.lotId === this.lotId) this.#permits.upsert(c.permit, c.seq, this.#clock.now());
+          else this.#log.warn({ seq: c.seq, lotId: c.permit.lotId }, 'permit change for another lot ignored');
+        } else if (c.reservation.lotId === this.lotId) {
           const old = this.#q.reservationById.get(c.reservation.id);
           touched.push({
             old: old ? toReservation(old) : undefined,
@@ -311,13 +326,22 @@ export class MirrorStore {
    * the cursor to asOfSeq. Active rows missing from the snapshot are no longer active in the cloud:
    * they are marked CANCELLED so a QR for them is refused.
    */
-  applySnapshot(snapshot: { asOfSeq: number; reservations: readonly Reservation[] }): { applied: number } {
+  applySnapshot(snapshot: {
+    asOfSeq: number;
+    reservations: readonly Reservation[];
+    /** Absent from an older cloud: the permits stay as they are. */
+    permits?: readonly Permit[] | undefined;
+  }): { applied: number } {
     const now = this.#clock.now();
     const ids = snapshot.reservations.filter((r) => r.lotId === this.lotId).map((r) => r.id);
     this.#journal.write(() => {
       this.#q.deactivateMissing.run(now, JSON.stringify(ids));
       for (const r of snapshot.reservations) {
         if (r.lotId === this.lotId) this.#upsert(r, snapshot.asOfSeq);
+      }
+      if (snapshot.permits !== undefined) {
+        const mine = snapshot.permits.filter((p) => p.lotId === this.lotId);
+        this.#permits.replaceAll(mine, snapshot.asOfSeq, now);
       }
       this.#journal.setCounter('last_seq', snapshot.asOfSeq);
     });

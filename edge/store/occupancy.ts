@@ -15,6 +15,8 @@ export function occupancyOf(o: {
   bitmap: LotBitmap;
   nowMs: number;
   driveupInside: number;
+  /** Permit holders inside the permit pool (docs/permits.md). */
+  permitInside?: number;
   vehiclesInside: number;
 }): Occupancy {
   const { index, bitmap } = o;
@@ -23,8 +25,8 @@ export function occupancyOf(o: {
   const types = new Map<string, OccupancyGroup>();
   let bookableHeld = 0;
   index.spots.forEach((spot, i) => {
-    const driveup = spot.pool === 'bookable' ? 0 : 1;
-    const held = driveup === 0 && !bitmap.isFree(i, slot, slot + 1) ? 1 : 0;
+    const driveup = spot.pool === 'driveup' ? 1 : 0;
+    const held = spot.pool === 'bookable' && !bitmap.isFree(i, slot, slot + 1) ? 1 : 0;
     bookableHeld += held;
     for (const [map, key] of [
       [levels, spot.level],
@@ -40,6 +42,7 @@ export function occupancyOf(o: {
   const placed = Math.min(o.driveupInside, index.driveupCount);
   const driveupFree = Math.max(0, index.driveupCount - o.driveupInside);
   const bookableTotal = index.bookable.length;
+  const permitInside = o.permitInside ?? 0;
   return {
     at: iso(o.nowMs),
     pools: {
@@ -54,6 +57,12 @@ export function occupancyOf(o: {
         inside: o.driveupInside,
         free: driveupFree,
         full: driveupFree === 0,
+      },
+      permit: {
+        total: index.permitCount,
+        inside: permitInside,
+        free: Math.max(0, index.permitCount - permitInside),
+        full: permitInside >= index.permitCount,
       },
     },
     levels: withDriveups([...levels.values()], placed),

@@ -48,6 +48,7 @@ export interface SessionRow {
   exit_lane_id: string | null;
   exit_event_id: number | null;
   closed_reason: string | null;
+  permit_id?: string | null;
 }
 
 export interface AlarmRow {
@@ -120,6 +121,7 @@ export const toSession = (r: SessionRow): VehicleSession => ({
   exitLaneId: r.exit_lane_id,
   exitEventId: r.exit_event_id,
   closedReason: r.closed_reason,
+  permitId: r.permit_id ?? null,
 });
 
 export const toAlarm = (r: AlarmRow): AlarmRecord => ({

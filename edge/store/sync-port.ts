@@ -1,5 +1,6 @@
 import type { Reservation } from '../../protocol/domain.js';
 import type { Change, ConnectivityState } from '../../protocol/mqtt.js';
+import type { Permit } from '../../protocol/permits.js';
 import type { Connectivity } from '../connectivity.js';
 import type { ApplyResult, EdgeHealth, EdgeSyncStore, LotConfigMessage, OutboxEvent } from '../sync/ports.js';
 import type { AttendantStore } from './attendant-store.js';
@@ -19,7 +20,7 @@ import type { MirrorStore } from './mirror.js';
 export interface EdgeSyncPort extends EdgeSyncStore {
   getCursor(): number;
   applyChanges(changes: readonly Change[]): ApplyResult;
-  applySnapshot(reservations: readonly Reservation[], asOfSeq: number): void;
+  applySnapshot(reservations: readonly Reservation[], asOfSeq: number, permits?: readonly Permit[]): void;
   configVersion(): number;
   setConfig(config: LotConfigMessage): void;
   pendingEvents(afterEventId: number, limit: number): OutboxEvent[];
@@ -53,8 +54,8 @@ export function createSyncPort(deps: {
   return {
     getCursor: () => mirror.getCursor(),
     applyChanges: (changes) => mirror.applyChanges(changes),
-    applySnapshot: (reservations, asOfSeq) => {
-      mirror.applySnapshot({ asOfSeq, reservations });
+    applySnapshot: (reservations, asOfSeq, permits) => {
+      mirror.applySnapshot({ asOfSeq, reservations, permits });
     },
     configVersion: () => mirror.config().version,
     setConfig: (config) => {

@@ -4,9 +4,10 @@ import type { GateEvent } from '../../protocol/mqtt.js';
 import type { Money } from '../../protocol/money.js';
 import type { PublicKeyEntry } from '../../protocol/credential.js';
 import type { z } from 'zod';
+import type { MirrorPermit } from './permits.js';
 
 export type CredentialKindT = z.infer<typeof CredentialKind>;
-export type SessionKind = 'booking' | 'driveup' | 'overflow';
+export type SessionKind = 'booking' | 'driveup' | 'overflow' | 'permit';
 export type PassbackState = 'in' | 'out' | 'neutral';
 export type Settlement = 'none' | 'cloud' | 'cash' | 'owed';
 
@@ -51,6 +52,8 @@ export interface SessionFacts {
   reservationStartMs: number | null;
   reservationEndMs: number | null;
   overflowReservationId: string | null;
+  /** A permit holder's session (docs/permits.md); absent or null otherwise. */
+  permitId?: string | null;
 }
 
 /**
@@ -136,6 +139,14 @@ export interface StoreView {
   driveupInside(): number;
   /** Bookable spots eligible for the vehicle type that are free for every slot of [startSlot, endSlot). */
   bookableFree(vehicleType: VehicleType, startSlot: number, endSlot: number): number;
+  /** Permits (docs/permits.md): the mirror's, by id and by normalised plate. */
+  permitById(id: string): MirrorPermit | undefined;
+  permitsForPlate(plate: string): MirrorPermit[];
+  /** Vehicles of the permit inside now, and the newest of their sessions. */
+  permitInside(permitId: string): number;
+  insideByPermit(permitId: string): VehicleSession | undefined;
+  /** Vehicles inside that were admitted into the permit pool. */
+  permitPoolInside(): number;
 }
 
 /** An entry as the ledger writes it: the plan plus where and when it happened. */
@@ -186,6 +197,8 @@ export interface Occupancy {
   pools: {
     bookable: { total: number; held: number; free: number; full: boolean };
     driveup: { total: number; inside: number; free: number; full: boolean };
+    /** Spots held for permit holders (docs/permits.md). */
+    permit?: { total: number; inside: number; free: number; full: boolean };
   };
   levels: OccupancyGroup[];
   spotTypes: OccupancyGroup[];

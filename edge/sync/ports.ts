@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Clock } from '../../protocol/clock.js';
 import type { Reservation, VehicleType } from '../../protocol/domain.js';
 import type { Logger } from '../../protocol/logger.js';
+import type { Permit } from '../../protocol/permits.js';
 import type { Change, CommandBody, ConfigBody, ConnectivityState, StatusBody } from '../../protocol/mqtt.js';
 
 /**
@@ -43,7 +44,12 @@ export interface EdgeSyncStore {
    */
   applyChanges(changes: readonly Change[]): MaybePromise<ApplyResult>;
   /** Replace the lot's mirror with a full snapshot and set the cursor to asOfSeq, one transaction. */
-  applySnapshot(reservations: readonly Reservation[], asOfSeq: number): MaybePromise<void>;
+  applySnapshot(
+    reservations: readonly Reservation[],
+    asOfSeq: number,
+    /** The lot's live permits; undefined when the cloud sent none (an older cloud). */
+    permits?: readonly Permit[],
+  ): MaybePromise<void>;
   /** Version of the configuration currently held (0 = none). */
   configVersion(): MaybePromise<number>;
   setConfig(config: LotConfigMessage): MaybePromise<void>;

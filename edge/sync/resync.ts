@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { Clock } from '../../protocol/clock.js';
 import type { Reservation } from '../../protocol/domain.js';
 import type { Logger } from '../../protocol/logger.js';
+import type { Permit } from '../../protocol/permits.js';
 import type { BodyOf, Change } from '../../protocol/mqtt.js';
 import type { ConnectivityMonitor } from './connectivity.js';
 import type { EdgeSyncEvents } from './events.js';
@@ -16,7 +17,13 @@ interface ResyncState {
   correlationId: string;
   startedAt: number;
   cursorAtRequest: number;
-  snapshot: { asOfSeq: number; parts: number; received: Map<number, Reservation[]> } | null;
+  snapshot: {
+    asOfSeq: number;
+    parts: number;
+    received: Map<number, Reservation[]>;
+    /** Undefined until a part carries permits (an older cloud sends none). */
+    permits?: Permit[];
+  } | null;
 }
 
 export interface ChangeFollowerOptions {
@@ -112,10 +119,11 @@ export class ChangeFollower {
       return;
     }
     snap.received.set(body.part, body.reservations);
+    if (body.permits !== undefined) snap.permits = [...(snap.permits ?? []), ...body.permits];
     if (snap.received.size < snap.parts) return;
     const all: Reservation[] = [];
     for (let i = 0; i < snap.parts; i++) all.push(...(snap.received.get(i) ?? []));
-    await store.applySnapshot(all, snap.asOfSeq);
+    await store.applySnapshot(all, snap.asOfSeq, snap.permits);
     metrics.resync('snapshot');
     this.highestSeenSeq = Math.max(this.highestSeenSeq, snap.asOfSeq);
     log.info({ asOfSeq: snap.asOfSeq, reservations: all.length }, 'snapshot applied');

@@ -277,7 +277,8 @@ t.test('duplicates are ignored, a gap makes the edge resync, a pruned log gets a
     );
   // Duplicate of seq 1 with different content: ignored by seq.
   const [c1] = await memCloud.changesSince(LOT, 0, 1);
-  await send([{ ...c1!, reservation: { ...c1!.reservation, status: 'CANCELLED' } }]);
+  if (!c1 || !('reservation' in c1)) throw new Error('seq 1 is a reservation change');
+  await send([{ ...c1, reservation: { ...c1.reservation, status: 'CANCELLED' } }]);
   // Seq 3 happens without a notification, seq 4 arrives first: a gap.
   memCloud.silent = true;
   const r3 = memCloud.reserve(LOT);

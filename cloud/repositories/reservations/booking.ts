@@ -1,6 +1,7 @@
 import type { Reservation } from '../../../protocol/domain.js';
 import type { CreateReservationBody } from '../../../protocol/http.js';
 import { type Money, priceWindow } from '../../../protocol/money.js';
+import { openingRefusal } from '../../../protocol/hours.js';
 import { normalizePlate } from '../../../protocol/plates.js';
 import { ok, type Result } from '../../../protocol/result.js';
 import {
@@ -16,6 +17,7 @@ import { advisoryKey, pgCode, pgConstraint } from '../../db/database.js';
 import { type Refusal, refuse } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { LotRecord } from '../lots.js';
+import { closedRefusal } from '../opening.js';
 import { bitRange } from '../spot-bitmaps.js';
 import type { SpotAllocation } from './allocation.js';
 import type { ReservationContext } from './context.js';
@@ -101,6 +103,8 @@ async function validate(
       rule: wr.error.reason,
     });
   }
+  const closed = openingRefusal(lot.policy, lot.timeZone, wr.value.startMs, wr.value.endMs);
+  if (closed !== null) return closedRefusal(closed, lot.timeZone);
   return ok({ lot, plate, window: wr.value });
 }
 

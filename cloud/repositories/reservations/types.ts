@@ -99,6 +99,8 @@ export interface ReservationRepository {
   settlePayment(paymentId: string): Promise<'succeeded' | 'failed' | 'skipped'>;
   /** Bookings whose checkout may have been paid without us hearing of it (crash recovery). */
   unconfirmedReferences(nowMs: number, lookbackMs: number): Promise<string[]>;
+  /** Extend or shorten a booking (docs/permits.md#changing-a-booking). */
+  changeWindow: import('./change-window.js').ChangeWindow;
   get(id: string): Promise<ReservationRow | null>;
   list(filter: ListFilter): Promise<{ reservations: ReservationView[]; nextCursor: string | null }>;
   /**

@@ -42,7 +42,7 @@ export class MemoryEdgeStore implements EdgeSyncStore {
         continue;
       }
       if (c.seq > this.cursor + 1) return { applied, skipped, gapFrom: this.cursor };
-      this.reservations.set(c.reservation.id, c.reservation);
+      if ('reservation' in c) this.reservations.set(c.reservation.id, c.reservation);
       this.appliedSeqs.set(c.seq, (this.appliedSeqs.get(c.seq) ?? 0) + 1);
       this.cursor = c.seq;
       applied++;

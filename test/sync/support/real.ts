@@ -45,7 +45,10 @@ export interface RealCloud {
 }
 
 /** The cloud app on PostgreSQL (DATABASE_URL) or PGlite, with lots of `bookable` + `driveup` spots. */
-export async function realCloud(lotIds: string[], spots = { bookable: 24, driveup: 2 }): Promise<RealCloud> {
+export async function realCloud(
+  lotIds: string[],
+  spots: { bookable: number; driveup: number; permit?: number } = { bookable: 24, driveup: 2 },
+): Promise<RealCloud> {
   const clock = new LiveClock();
   const cloud = await buildTestCloud({ clock, logger });
   const op = await cloud.userWithToken('operator');
@@ -67,6 +70,13 @@ export async function realCloud(lotIds: string[], spots = { bookable: 24, driveu
         level: '0',
         type: 'car' as const,
         pool: 'driveup' as const,
+      })),
+      ...Array.from({ length: spots.permit ?? 0 }, (_, i) => ({
+        id: `p${i + 1}`,
+        label: `P-${i + 1}`,
+        level: '0',
+        type: 'car' as const,
+        pool: 'permit' as const,
       })),
     ];
     const r = await cloud.call('POST', '/v1/lots', { token: op.token, body });
