@@ -81,14 +81,18 @@ t.test(
     const shorter = await change(a.id, { endAt: iso(T0 + 2 * HOUR) }, 'short-1');
     t.equal(shorter.status, 200);
     t.same(shorter.body.difference, { amount: -1200, currency: 'EUR' });
-    const refund = await cloud.db.rows<{ amount: string; status: string }>(
-      `select amount::text, status from payments where reservation_id = $1 and kind = 'refund'`,
+    const refund = await cloud.db.rows<{ amount: string; status: string; of: string }>(
+      `select r.amount::text, r.status, o.kind as of from payments r join payments o on o.id = r.refund_of
+        where r.reservation_id = $1 and r.kind = 'refund' order by o.kind`,
       [a.id],
     );
     t.same(
-      refund.map((r) => [Number(r.amount), r.status]),
-      [[1200, 'succeeded']],
-      'refunded through the provider',
+      refund.map((r) => [r.of, Number(r.amount), r.status]),
+      [
+        ['capture', 400, 'succeeded'],
+        ['change', 800, 'succeeded'],
+      ],
+      'refunded through the provider, split over the payments it took: the extension, then the capture',
     );
     t.same(await cloud.bitmapMismatches(), []);
   },

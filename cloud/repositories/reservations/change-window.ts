@@ -141,7 +141,7 @@ async function changeWindow(
       return refuse(402, 'payment_declined', `the difference was not charged: ${charged.error.message}`);
     charge = { ref: charged.value.chargeRef, key };
   }
-  let applied: Result<{ row: ReservationRow; refundId: string | null }, Refusal>;
+  let applied: Result<{ row: ReservationRow; refundIds: string[] }, Refusal>;
   try {
     applied = await env.tx((q) => apply(env, q, p, charge));
   } catch (e) {
@@ -160,7 +160,7 @@ async function changeWindow(
     }
     return applied;
   }
-  if (applied.value.refundId !== null) await env.settlement.settle(applied.value.refundId);
+  for (const refundId of applied.value.refundIds) await env.settlement.settle(refundId);
   return ok({ reservation: toView(applied.value.row), difference: money(p.difference, currency) });
 }
 
@@ -170,7 +170,7 @@ async function apply(
   q: Parameters<Parameters<Env['tx']>[0]>[0],
   p: Plan,
   charge: { ref: string } | null,
-): Promise<Result<{ row: ReservationRow; refundId: string | null }, Refusal>> {
+): Promise<Result<{ row: ReservationRow; refundIds: string[] }, Refusal>> {
   const now = env.clock.now();
   const row = await lockRow(q, p.row.id);
   if (
@@ -223,29 +223,58 @@ async function apply(
   );
   const next = updated.rows[0]!;
   await appendChange(q, row.lot_id, 'updated', toReservation(next), now);
-  const paymentId = newId(env.random);
-  if (p.difference !== 0) {
-    const refund = p.difference < 0;
+  if (p.difference < 0) {
+    const refundIds = await recordRefunds(env, q, next, -p.difference, now);
+    return ok({ row: next, refundIds });
+  }
+  if (p.difference > 0) {
     await q.query(
       `insert into payments (id, reservation_id, lot_id, reference, kind, amount, currency, status, provider_ref, reason,
          created_at, updated_at)
-       values ($1, $2, $3, $2, $4, $5, $6, $7, $8, 'booking_changed', $9, $9)`,
-      [
-        paymentId,
-        row.id,
-        row.lot_id,
-        refund ? 'refund' : 'change',
-        Math.abs(p.difference),
-        row.currency,
-        refund ? 'pending' : 'succeeded',
-        charge?.ref ?? null,
-        toIso(now),
-      ],
+       values ($1, $2, $3, $2, 'change', $4, $5, 'succeeded', $6, 'booking_changed', $7, $7)`,
+      [newId(env.random), row.id, row.lot_id, p.difference, row.currency, charge?.ref ?? null, toIso(now)],
     );
-    // receipt: issueReceipt(q, paymentId, now) goes here (the charge, when not a refund)
-    return ok({ row: next, refundId: refund ? paymentId : null });
   }
-  return ok({ row: next, refundId: null });
+  return ok({ row: next, refundIds: [] });
+}
+
+/**
+ * A shortened booking's refund, recorded pending (settled with the provider after commit): split over
+ * the booking's captured payments, newest first (an extension's charge, then the capture), each up to
+ * what is still refundable of it — a provider refunds one payment at a time, never more than it took.
+ */
+async function recordRefunds(
+  env: Env,
+  q: Parameters<Parameters<Env['tx']>[0]>[0],
+  row: ReservationRow,
+  amount: number,
+  now: number,
+): Promise<string[]> {
+  const { rows } = await q.query<{ id: string; refundable: string }>(
+    `select p.id, p.amount - coalesce((select sum(r.amount) from payments r
+                                       where r.refund_of = p.id and r.status <> 'failed'), 0) as refundable
+       from payments p
+      where p.reservation_id = $1 and p.kind in ('capture', 'change') and p.status = 'succeeded'
+      order by p.created_at desc, (p.kind = 'change') desc, p.id`,
+    [row.id],
+  );
+  const ids: string[] = [];
+  let left = amount;
+  for (const paid of rows) {
+    const part = Math.min(left, Number(paid.refundable));
+    if (part <= 0) continue;
+    const id = newId(env.random);
+    await q.query(
+      `insert into payments (id, reservation_id, lot_id, reference, kind, amount, currency, status, refund_of, reason,
+         created_at, updated_at)
+       values ($1, $2, $3, $2, 'refund', $4, $5, 'pending', $6, 'booking_changed', $7, $7)`,
+      [id, row.id, row.lot_id, part, row.currency, paid.id, toIso(now)],
+    );
+    ids.push(id);
+    left -= part;
+    if (left === 0) break;
+  }
+  return ids;
 }
 
 /** No spot for the new window: thrown to roll the released bits back. */
