@@ -9,12 +9,14 @@ import type { Database } from './db/database.js';
 import { consolePlugin } from './console/plugin.js';
 import { type CloudMetrics, createMetrics } from './metrics.js';
 import type { PaymentProvider } from './payments/provider.js';
+import { createPaymentPurposes, type PaymentPurposes } from './payments/purposes.js';
 import { authPlugin } from './plugins/auth.js';
 import { businessMetricsPlugin } from './plugins/business-metrics.js';
 import { corePlugin } from './plugins/core.js';
 import { dbPlugin } from './plugins/db.js';
 import { docsPlugin } from './plugins/docs.js';
 import { errorsPlugin, frameworkErrors } from './plugins/errors.js';
+import { exitDebtsPlugin } from './exit-payments/plugin.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
 import { notificationsPlugin } from './notifications/plugin.js';
 import { metricsPlugin } from './plugins/metrics.js';
@@ -46,6 +48,8 @@ export interface AppDeps {
   metrics?: CloudMetrics;
   /** Defaults to the provider the configuration names. */
   payments?: PaymentProvider;
+  /** What captured checkouts pay for (cloud/payments/purposes.ts); built here when not given. */
+  purposes?: PaymentPurposes;
   /** The MQTT sync engine, started after the app is ready; fleet routes answer 503 until it is set. */
   fleet?: () => FleetSync | null;
 }
@@ -107,5 +111,6 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(fleetRoutes, { sync: deps.fleet ?? (() => null) });
   await app.register(reportRoutes);
   await app.register(consolePlugin);
+  await app.register(exitDebtsPlugin, { purposes: deps.purposes ?? createPaymentPurposes(deps.logger) });
   return app;
 }

@@ -8,6 +8,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import type { CloudConfig, SyncConfig } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { createPaymentPurposes } from './payments/purposes.js';
 import { retirePreviousInstance } from './sync/identity.js';
 import type { CloudSync } from './sync/index.js';
 import { startCloudSyncForApp } from './sync/repo-adapter.js';
@@ -40,6 +41,7 @@ export async function createCloud(
       random: deps.random ?? cryptoRandom(),
       db,
       fleet: () => engine,
+      purposes: createPaymentPurposes(logger.child({ component: 'payments' })),
     });
     await app.ready();
     if (config.auth.admin) {

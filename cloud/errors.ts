@@ -8,6 +8,9 @@ export interface Refusal {
   message: string;
   field?: string;
   rule?: string;
+  /** `debt_outstanding`: what is owed and where to pay it. */
+  owed?: { amount: number; currency: string };
+  payUrl?: string;
 }
 
 export const refuse = (

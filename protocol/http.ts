@@ -42,6 +42,9 @@ export const ErrorBody = z
     field: z.string().optional(),
     rule: z.string().optional(),
     issues: z.array(ErrorIssue).optional(),
+    /** `debt_outstanding`: what the plate owes and where to pay it. */
+    owed: MoneySchema.optional(),
+    payUrl: z.string().optional(),
   })
   .meta({ id: 'Error' });
 export type ErrorBody = z.infer<typeof ErrorBody>;
@@ -389,7 +392,8 @@ export const SandboxPayBody = z.object({
 
 export const SandboxPayResponse = z.object({
   paymentToken: z.string(),
-  reservationId: Id,
+  /** The checkout's reference: a reservation id, or `exit:…` / `debt:…` for other purposes. */
+  reservationId: z.string().max(200),
   amount: MoneySchema,
 });
 
