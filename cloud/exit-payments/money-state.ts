@@ -44,3 +44,27 @@ export async function moneyState(
     at: toIso(nowMs),
   };
 }
+
+/** The money state of every lot of the app, pushed when its purposes or staff change it. */
+export function moneySourceOver(app: {
+  db: { pooled: Queryable; rows<R extends Record<string, unknown>>(t: string, v?: unknown[]): Promise<R[]> };
+  config: { publicUrl: string };
+  clock: { now(): number };
+  moneySignals?: {
+    on(e: 'changed', f: (lotId: string | null) => void): unknown;
+    off(e: 'changed', f: (lotId: string | null) => void): unknown;
+  };
+}) {
+  return {
+    async lots() {
+      return (await app.db.rows<{ id: string }>('select id from lots order by id')).map((r) => r.id);
+    },
+    state: (lotId: string) => moneyState(app.db.pooled, lotId, app.config.publicUrl, app.clock.now()),
+    watch(onChange: (lotId: string | null) => void) {
+      const signals = app.moneySignals;
+      if (!signals) return () => {};
+      signals.on('changed', onChange);
+      return () => void signals.off('changed', onChange);
+    },
+  };
+}

@@ -68,7 +68,9 @@ export type DenyReason =
   | 'invalid_qr'
   | 'wrong_lot'
   | 'no_session'
-  | 'timeout';
+  | 'timeout'
+  /** Open debt on the plate and the lot refuses entry for it (edge/lane/money-policy.ts). */
+  | 'debt';
 
 export type WaitReason = 'unmatched' | 'low_confidence' | 'ambiguous' | 'unreadable';
 

@@ -1,10 +1,12 @@
 import type { Reservation } from '../../protocol/domain.js';
+import type { MoneyStateBody } from '../../protocol/money-sync.js';
 import type { Change, ConnectivityState } from '../../protocol/mqtt.js';
 import type { Connectivity } from '../connectivity.js';
 import type { ApplyResult, EdgeHealth, EdgeSyncStore, LotConfigMessage, OutboxEvent } from '../sync/ports.js';
 import type { AttendantStore } from './attendant-store.js';
 import type { GateLedger } from './ledger.js';
 import type { MirrorStore } from './mirror.js';
+import type { MoneyStore } from './money.js';
 
 /**
  * What the MQTT sync client calls into: the edge store behind the `EdgeSyncStore` port
@@ -17,6 +19,7 @@ import type { MirrorStore } from './mirror.js';
  *   setConnectivity   read by the lanes (overflow, online charging) and the attendant UI
  */
 export interface EdgeSyncPort extends EdgeSyncStore {
+  setMoney(body: MoneyStateBody): void;
   getCursor(): number;
   applyChanges(changes: readonly Change[]): ApplyResult;
   applySnapshot(reservations: readonly Reservation[], asOfSeq: number): void;
@@ -40,6 +43,7 @@ export interface SyncedStore {
     'pendingEvents' | 'ackEvents' | 'outboxDepth' | 'lastEventId' | 'commandSeen' | 'recordCommandAck'
   >;
   attendants: Pick<AttendantStore, 'occupancy'>;
+  money: Pick<MoneyStore, 'replace'>;
 }
 
 export function createSyncPort(deps: {
@@ -47,6 +51,8 @@ export function createSyncPort(deps: {
   connectivity: Connectivity;
   /** Lane and device health for the heartbeat. */
   lanes: () => EdgeHealth['lanes'];
+  /** The money state was replaced (waiting exit lanes look again). */
+  onMoney?: () => void;
 }): EdgeSyncPort {
   const { connectivity } = deps;
   const { mirror, ledger, attendants } = deps.store;
@@ -80,6 +86,10 @@ export function createSyncPort(deps: {
     commandSeen: (commandId) => ledger.commandSeen(commandId),
     recordCommandAck: (commandId, ok, detail) => {
       ledger.recordCommandAck(commandId, ok, detail);
+    },
+    setMoney: (body) => {
+      deps.store.money.replace(body);
+      deps.onMoney?.();
     },
   };
 }
