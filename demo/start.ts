@@ -122,6 +122,8 @@ function vehicleLine(e: Pick<TrafficEvent, 'plate' | 'what' | 'detail'> & { kind
       return `${who} left${e.detail ? ` — "${e.detail}"` : ''}`;
     case 'refused':
       return `${who} turned away — "${e.detail ?? ''}"`;
+    case 'paid':
+      return `${who} paid ${e.detail ?? ''} at the exit`;
     case 'stuck':
       return `${who} could not leave — "${e.detail ?? ''}" (attendant needed)`;
     case 'booking-failed':
@@ -270,6 +272,9 @@ function printSummary(
   out(`  API docs         ${system.docsUrl}`);
   out(`  Operator console ${system.cloudUrl}/console/   (log in as the admin or the operator below)`);
   out(`  Sent email       ${system.mailUrl}`);
+  out(
+    `  Pay pages        ${lots.map((l) => `${system.cloudUrl}/pay/${l.def.id}`).join('  ')}   (exit fees by plate)`,
+  );
   for (const [i, l] of lots.entries()) {
     out(
       `  ${i === 0 ? 'Attendant UIs' : ''.padEnd(13)}    ${l.def.id.padEnd(14)} ${l.def.name.padEnd(nameWidth)}  ${l.uiUrl}  login: ${l.def.attendant.username} / ${l.def.attendant.password}  [link ${l.edge.connectivity.state}]`,

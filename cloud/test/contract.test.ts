@@ -297,7 +297,11 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
         body: { amount: 100, reason: 'contract' },
       }),
     },
-    { route: 'GET /v1/debts', expect: 200, request: () => ({ token: admin.token, query: { plate: 'CTOWE1' } }) },
+    {
+      route: 'GET /v1/debts',
+      expect: 200,
+      request: () => ({ token: admin.token, query: { plate: 'CTOWE1' } }),
+    },
     {
       route: 'POST /v1/debts/{id}/checkout',
       expect: 200,
@@ -332,7 +336,11 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       expect: 201,
       request: () => ({ params: { lotId }, body: { plate: 'CTIN1' } }),
     },
-    { route: 'GET /pay/{lotId}', expect: 200, request: () => ({ params: { lotId }, query: { plate: 'CTIN1' } }) },
+    {
+      route: 'GET /pay/{lotId}',
+      expect: 200,
+      request: () => ({ params: { lotId }, query: { plate: 'CTIN1' } }),
+    },
     { route: 'GET /pay/debt/{id}', expect: 200, request: () => ({ params: { id: 'ct-debt-1' } }) },
     {
       route: 'DELETE /v1/console/session',
