@@ -225,18 +225,27 @@ export class GateDecider {
     };
   }
 
-  /** Online, a fee is due: the display shows it with the pay link; paid in time → the arm opens. */
+  /**
+   * Online, a fee is due: the display shows it with the pay link and the lane waits (the attendant
+   * console shows the same display and may take cash instead); paid in time → the arm opens.
+   */
   async #payAtExit(plan: ExitPlan, due: Money, link: string, correlationId: string): Promise<LaneVerdict> {
     const env = this.#env;
     this.#devices.display.show(payAtExitDisplay(due, link));
     this.#log.info({ correlationId, due, sessionId: plan.sessionId }, 'exit fee due: waiting for payment');
-    const needed = env.store.money.paidFor(plan.sessionId) + due.amount;
+    const now = (): ExitPlan & { paidOnline: Money | null } => {
+      const session = plan.plate === null ? undefined : env.store.gateView.insideByPlate(plan.plate);
+      const cash = session?.id === plan.sessionId ? session.cashPaid : (plan.cashPaid?.amount ?? 0);
+      const charge = plan.charge ?? due;
+      const cashPaid = cash > 0 ? { amount: cash, currency: charge.currency } : null;
+      const owed = charge.amount - cash;
+      const base = { ...plan, cashPaid, due: owed > 0 ? { amount: owed, currency: charge.currency } : null };
+      return withOnlinePayments(base, env.store.money.paidFor(plan.sessionId));
+    };
     const paid = await waitForExitPayment({
       bus: env.bus,
-      money: env.store.money,
+      covered: () => now().due === null,
       timers: env.timers,
-      sessionId: plan.sessionId,
-      needed,
       // The lane refuses by itself at its identify timeout; the wait ends just before.
       timeoutMs: this.#lane.timing.identifyTimeoutMs - 500,
     });
@@ -253,11 +262,16 @@ export class GateDecider {
       });
       return { kind: 'refuse', display: messages.seeAttendant() };
     }
-    const settled = withOnlinePayments(plan, env.store.money.paidFor(plan.sessionId));
+    const settled = now();
     return {
       kind: 'admit',
       display: messages.goodbyePaid(plan.charge ?? due),
-      passage: { direction: 'exit', plan: settled, settlement: 'cloud', owed: null },
+      passage: {
+        direction: 'exit',
+        plan: settled,
+        settlement: settled.paidOnline !== null ? 'cloud' : 'cash',
+        owed: null,
+      },
     };
   }
 

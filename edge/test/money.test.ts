@@ -174,3 +174,27 @@ t.test(
     t.match(owed, { kind: 'unable_to_collect', plate: 'NOP666', amount: { amount: 200 } });
   },
 );
+
+t.test('exit: waiting for the QR payment, the attendant takes cash instead and the arm opens', async (t) => {
+  const s = await simEdge();
+  t.teardown(s.close);
+  s.edge.syncPort.setMoney(money());
+  const session = await driveUpInside(s, 'CSH777');
+  s.edge.syncPort.setConnectivity('online', Date.now());
+  await s.run(20 * MIN);
+  await arrive(s, s.exit, 'CSH777');
+  await s.run(2000);
+  t.equal(s.exit.display.current()[0], '€2.00 to pay');
+  t.equal(s.exit.armState(), 'down');
+  s.edge.store.ledger.recordCashPayment({
+    atMs: Date.now(),
+    sessionId: session.id,
+    amount: { amount: 200, currency: 'EUR' },
+    attendant: 'ann',
+  });
+  await s.run(OPEN_MS);
+  t.equal(s.exit.armState(), 'up', 'cash covers it: the arm opens');
+  void s.exit.driveThrough();
+  await s.run(PASS_MS);
+  t.match(s.events().at(-1), { kind: 'exit', plate: 'CSH777', settlement: 'cash' });
+});
