@@ -3,7 +3,6 @@ import {
   DebtList,
   DebtListQuery,
   DebtParams,
-  DebtView,
   SettleDebtBody,
   SettleDebtResponse,
 } from '../../protocol/debts.js';
@@ -11,6 +10,7 @@ import { ErrorBody, IdempotencyHeaders } from '../../protocol/http.js';
 import { normalizePlate } from '../../protocol/plates.js';
 import { HttpError, unwrap } from '../errors.js';
 import type { AuthUser } from '../plugins/auth.js';
+import type { CloudApi } from '../routes/api.js';
 import { debtCheckout, settleByStaff } from './settle.js';
 import { type DebtRow, debtById, listDebts, lotsOfStaff, platesOfUser, toDebtView } from './store.js';
 
@@ -25,23 +25,29 @@ const errors = {
 const notFound = (id: string) =>
   new HttpError({ status: 404, error: 'debt_not_found', message: `debt ${id} not found` });
 
+const isStaff = (u: AuthUser) => u.role === 'admin' || u.role === 'operator' || u.role === 'attendant';
+
 /**
- * Debts (docs/architecture.md, "Money and pricing"): operators see their lots' debts, drivers the
- * debts of the plates they book with; a debt is paid through the provider (a checkout for exactly
- * its amount), or settled by staff in cash or written off with a reason (audited).
+ * Debts (docs/exit-payments-and-debts.md): operators see their lots' debts, drivers the debts of the
+ * plates they book with; a debt is paid through the provider (a checkout for exactly its amount),
+ * or settled by staff in cash or written off with a reason (audited).
  */
 export const debtRoutes: FastifyPluginAsyncZod = async (app) => {
-  const isStaff = (u: AuthUser) => u.role === 'admin' || u.role === 'operator' || u.role === 'attendant';
+  listRoute(app);
+  settleRoute(app);
+  checkoutRoute(app);
+};
 
-  /** The debt if the user may see it (staff of its lot, or a driver whose plate it is); else 404. */
-  async function visibleDebt(user: AuthUser, id: string): Promise<DebtRow> {
-    const debt = await debtById(app.db.pooled, id);
-    if (debt === null) throw notFound(id);
-    if (isStaff(user) && (await app.canActOnLot(user, debt.lot_id))) return debt;
-    if ((await platesOfUser(app.db.pooled, user.id)).includes(debt.plate)) return debt;
-    throw notFound(id);
-  }
+/** The debt if the user may see it (staff of its lot, or a driver whose plate it is); else 404. */
+async function visibleDebt(app: CloudApi, user: AuthUser, id: string): Promise<DebtRow> {
+  const debt = await debtById(app.db.pooled, id);
+  if (debt === null) throw notFound(id);
+  if (isStaff(user) && (await app.canActOnLot(user, debt.lot_id))) return debt;
+  if ((await platesOfUser(app.db.pooled, user.id)).includes(debt.plate)) return debt;
+  throw notFound(id);
+}
 
+function listRoute(app: CloudApi): void {
   app.get(
     '/v1/debts',
     {
@@ -77,7 +83,9 @@ export const debtRoutes: FastifyPluginAsyncZod = async (app) => {
       return { debts: rows.map(toDebtView), total };
     },
   );
+}
 
+function settleRoute(app: CloudApi): void {
   app.post(
     '/v1/debts/:id/settle',
     {
@@ -94,7 +102,7 @@ export const debtRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req) => {
-      const debt = await visibleDebt(req.user, req.params.id);
+      const debt = await visibleDebt(app, req.user, req.params.id);
       const body = req.body;
       if (body.method === 'provider') {
         const checkout = unwrap(await debtCheckout(app.payments, debt));
@@ -114,7 +122,9 @@ export const debtRoutes: FastifyPluginAsyncZod = async (app) => {
       return { debt: toDebtView(settled), checkout: null };
     },
   );
+}
 
+function checkoutRoute(app: CloudApi): void {
   app.post(
     '/v1/debts/:id/checkout',
     {
@@ -142,6 +152,4 @@ export const debtRoutes: FastifyPluginAsyncZod = async (app) => {
       return { debt: toDebtView(debt), checkout };
     },
   );
-};
-
-export { DebtView };
+}
