@@ -198,3 +198,39 @@ t.test('exit: waiting for the QR payment, the attendant takes cash instead and t
   await s.run(PASS_MS);
   t.match(s.events().at(-1), { kind: 'exit', plate: 'CSH777', settlement: 'cash' });
 });
+
+t.test('attendant API: the plates that owe, and the QR of the lot’s pay link only', async (t) => {
+  const s = await simEdge();
+  t.teardown(s.close);
+  const login = await s.inject({
+    method: 'POST',
+    url: '/api/login',
+    payload: { username: 'alice', password: 'correct horse' },
+  });
+  const headers = { authorization: `Bearer ${login.json().token}` };
+  const before = await s.inject({ method: 'GET', url: '/api/debts', headers });
+  t.same(before.json(), { debts: [], payUrl: null, debtPolicy: 'warn' });
+  s.edge.syncPort.setMoney(money({ debts: [owes('OWE888', 900)] }));
+  const after = await s.inject({ method: 'GET', url: '/api/debts', headers });
+  t.same(after.json(), {
+    debts: [{ plate: 'OWE888', amount: { amount: 900, currency: 'EUR' }, count: 1 }],
+    payUrl: PAY_URL,
+    debtPolicy: 'warn',
+  });
+  const link = `${PAY_URL}?plate=OWE888`;
+  const qr = await s.inject({
+    method: 'GET',
+    url: `/api/lanes/out-1/pay-qr.svg?link=${encodeURIComponent(link)}`,
+    headers,
+  });
+  t.equal(qr.statusCode, 200);
+  t.match(qr.headers['content-type'], /image\/svg\+xml/);
+  t.match(qr.body, /^<svg/);
+  const other = await s.inject({
+    method: 'GET',
+    url: `/api/lanes/out-1/pay-qr.svg?link=${encodeURIComponent('https://evil.example/pay/x')}`,
+    headers,
+  });
+  t.equal(other.statusCode, 404, 'no QR for another address');
+  t.equal((await s.inject({ method: 'GET', url: '/api/debts' })).statusCode, 401, 'staff only');
+});
