@@ -272,14 +272,14 @@ function printSummary(
   out(`  API docs         ${system.docsUrl}`);
   out(`  Operator console ${system.cloudUrl}/console/   (log in as the admin or the operator below)`);
   out(`  Sent email       ${system.mailUrl}`);
-  out(
-    `  Pay pages        ${lots.map((l) => `${system.cloudUrl}/pay/${l.def.id}`).join('  ')}   (exit fees by plate)`,
-  );
   for (const [i, l] of lots.entries()) {
     out(
       `  ${i === 0 ? 'Attendant UIs' : ''.padEnd(13)}    ${l.def.id.padEnd(14)} ${l.def.name.padEnd(nameWidth)}  ${l.uiUrl}  login: ${l.def.attendant.username} / ${l.def.attendant.password}  [link ${l.edge.connectivity.state}]`,
     );
   }
+  out(
+    `  Pay pages        ${lots.map((l) => `${system.cloudUrl}/pay/${l.def.id}`).join(' · ')}   (exit fees by plate)`,
+  );
   out(`  Cloud logins     admin     ${admin.email} / ${admin.password}`);
   out(`                   operator  ${operator.email} / ${operator.password}`);
   out(`                   driver    ${driver.email} / ${driver.password}`);
