@@ -17,6 +17,7 @@ import { corePlugin } from './plugins/core.js';
 import { dbPlugin } from './plugins/db.js';
 import { docsPlugin } from './plugins/docs.js';
 import { errorsPlugin, frameworkErrors } from './plugins/errors.js';
+import { exitDebtsPlugin } from './exit-payments/plugin.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
 import { notificationsPlugin } from './notifications/plugin.js';
 import { metricsPlugin } from './plugins/metrics.js';
@@ -124,5 +125,6 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(receiptRoutes);
   await app.register(reconciliationRoutes);
   await app.register(consolePlugin);
+  await app.register(exitDebtsPlugin, { purposes: app.paymentPurposes });
   return app;
 }

@@ -10,6 +10,9 @@ export interface Refusal {
   rule?: string;
   /** Several problems at once (e.g. each booking a lot change could not move). */
   issues?: { field: string; rule: string; message: string }[];
+  /** `debt_outstanding`: what is owed and where to pay it. */
+  owed?: { amount: number; currency: string };
+  payUrl?: string;
 }
 
 export const refuse = (

@@ -122,6 +122,8 @@ function vehicleLine(e: Pick<TrafficEvent, 'plate' | 'what' | 'detail'> & { kind
       return `${who} left${e.detail ? ` — "${e.detail}"` : ''}`;
     case 'refused':
       return `${who} turned away — "${e.detail ?? ''}"`;
+    case 'paid':
+      return `${who} paid ${e.detail ?? ''} at the exit`;
     case 'stuck':
       return `${who} could not leave — "${e.detail ?? ''}" (attendant needed)`;
     case 'booking-failed':
@@ -275,6 +277,9 @@ function printSummary(
       `  ${i === 0 ? 'Attendant UIs' : ''.padEnd(13)}    ${l.def.id.padEnd(14)} ${l.def.name.padEnd(nameWidth)}  ${l.uiUrl}  login: ${l.def.attendant.username} / ${l.def.attendant.password}  [link ${l.edge.connectivity.state}]`,
     );
   }
+  out(
+    `  Pay pages        ${lots.map((l) => `${system.cloudUrl}/pay/${l.def.id}`).join(' · ')}   (exit fees by plate)`,
+  );
   out(`  Cloud logins     admin     ${admin.email} / ${admin.password}`);
   out(`                   operator  ${operator.email} / ${operator.password}`);
   out(`                   driver    ${driver.email} / ${driver.password}`);

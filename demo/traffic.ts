@@ -5,6 +5,7 @@ import type { Logger } from '../protocol/logger.js';
 import type { Random } from '../protocol/random.js';
 import { SLOT_MS, slotOf, slotStartMs } from '../protocol/slots.js';
 import { CloudApi, CloudApiError, type Reservation } from './cloud-api.js';
+import { displayAsksPayment, payExitFee } from './pay-exit.js';
 
 /**
  * The demo's live traffic, in wall-clock time. For each lot it books through the cloud's public
@@ -14,7 +15,8 @@ import { CloudApi, CloudApiError, type Reservation } from './cloud-api.js';
  *   - booked, recognised by plate;
  *   - booked, shows the QR (the camera cannot read the plate);
  *   - booked, the camera misreads the plate, then the QR;
- *   - drive-up without a booking (pays at the exit, or it is recorded as owed when offline);
+ *   - drive-up without a booking (pays by the QR on the exit display; offline its fee is recorded as
+ *     owed and becomes a debt on the plate when the link returns);
  *   - a late leaver: books the current 15-minute slot and leaves well after it ended (overstay).
  * One vehicle at a time per lane; each lane has its own queue. Everything random comes from the seed.
  */
@@ -43,7 +45,7 @@ export interface TrafficEvent {
   lotId: string;
   kind: VisitorKind;
   plate: string;
-  what: 'booked' | 'arrived' | 'admitted' | 'refused' | 'left' | 'stuck' | 'booking-failed';
+  what: 'booked' | 'arrived' | 'admitted' | 'refused' | 'paid' | 'left' | 'stuck' | 'booking-failed';
   detail?: string;
 }
 
@@ -366,11 +368,29 @@ export class DemoTraffic {
     return false;
   }
 
+  /** The driver scans the QR on the exit display and pays the fee (the sandbox); the arm then opens. */
+  async #payAtLane(lot: TrafficLot, v: Visitor): Promise<boolean> {
+    try {
+      const paid = await payExitFee(this.#api, lot.lotId, v.plate);
+      this.#emit({
+        lotId: lot.lotId,
+        kind: v.kind,
+        plate: v.plate,
+        what: 'paid',
+        detail: `${(paid.amount.amount / 100).toFixed(2)} ${paid.amount.currency} by the QR`,
+      });
+    } catch (err) {
+      this.#o.logger.warn({ err, lotId: lot.lotId, plate: v.plate }, 'demo exit payment failed');
+    }
+    return lot.exit.waitForArm('up', this.#o.patienceMs);
+  }
+
   async #leave(lot: TrafficLot, v: Visitor): Promise<void> {
     const lane = lot.exit;
     const qr = v.reservation?.credential ?? null;
     await lane.vehicleArrives(v.plate, { misread: false });
     let open = await lane.waitForArm('up', 6_000);
+    if (!open && displayAsksPayment(lane.display.current())) open = await this.#payAtLane(lot, v);
     if (!open && qr) {
       await lane.presentQr(qr);
       open = await lane.waitForArm('up', this.#o.patienceMs);

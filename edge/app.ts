@@ -177,7 +177,12 @@ export async function createEdge<S = unknown>(config: EdgeConfig, deps: EdgeDeps
   const wired = { config, deps, timers, logger, base, hardware, store, hooks, bus, connectivity, metrics };
   const { lanes, sims } = assembleLanes({ ...wired, decisionContextFor });
   publishStoreEvents({ store, bus, hooks, connectivity, logger });
-  const syncPort = createSyncPort({ store, connectivity, lanes: () => laneHealth(lanes) });
+  const syncPort = createSyncPort({
+    store,
+    connectivity,
+    lanes: () => laneHealth(lanes),
+    onMoney: () => bus.emit({ type: 'money', at: new Date(clock.now()).toISOString() }),
+  });
   const handleCommand = commandHandler({ lanes, ledger: store.ledger, clock });
   const http = await attendantServer({ ...wired, decisionContextFor, lanes, sims, simulatedLanes });
   return edgeLifecycle({

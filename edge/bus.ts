@@ -65,7 +65,9 @@ export type EdgeEvent =
   /** An attendant action was audited (committed). */
   | ({ type: 'audit' } & AuditEntry)
   | { type: 'connectivity'; state: ConnectivityState; since: string }
-  | { type: 'outbox'; lastEventId: number; depth: number };
+  | { type: 'outbox'; lastEventId: number; depth: number }
+  /** The cloud's money state (open debts, stays paid online) was replaced. */
+  | { type: 'money'; at: string };
 
 /** A tiny typed fan-out. A throwing listener is isolated from the others and from the emitter. */
 export class EdgeBus {

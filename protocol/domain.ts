@@ -84,6 +84,8 @@ export const LotPolicySchema = z.object({
     .min(15)
     .max(60 * 24)
     .default(4 * 60),
+  /** A plate with open debt at the entry: admit with "owes €X" shown (warn), or refuse entry (refuse). */
+  debtPolicy: z.enum(['warn', 'refuse']).default('warn'),
   overflowTimeoutMs: z.number().int().min(100).max(10_000).default(1500),
   refund: z.enum(['none', 'full_before_start']).default('none'),
   /**

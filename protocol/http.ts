@@ -43,6 +43,9 @@ export const ErrorBody = z
     field: z.string().optional(),
     rule: z.string().optional(),
     issues: z.array(ErrorIssue).optional(),
+    /** `debt_outstanding`: what the plate owes and where to pay it. */
+    owed: MoneySchema.optional(),
+    payUrl: z.string().optional(),
   })
   .meta({ id: 'Error' });
 export type ErrorBody = z.infer<typeof ErrorBody>;

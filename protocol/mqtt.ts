@@ -10,6 +10,7 @@ import {
   VehicleType,
 } from './domain.js';
 import { PermitSchema } from './permits.js';
+import { MoneyStateBody } from './money-sync.js';
 import { type Result, err, ok } from './result.js';
 
 /**
@@ -23,7 +24,7 @@ export const PROTOCOL_MAJOR = 1;
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const TOPIC_ROOT = `parkedge/v${PROTOCOL_MAJOR}/lot`;
 
-export const DOWN_CHANNELS = ['changes', 'config', 'reply', 'command', 'ack'] as const;
+export const DOWN_CHANNELS = ['changes', 'config', 'reply', 'command', 'ack', 'money'] as const;
 export const UP_CHANNELS = ['events', 'request', 'status'] as const;
 export type DownChannel = (typeof DOWN_CHANNELS)[number];
 export type UpChannel = (typeof UP_CHANNELS)[number];
@@ -327,6 +328,7 @@ export const BODY_BY_CHANNEL = {
   reply: ReplyBody,
   command: CommandBody,
   ack: AckBody,
+  money: MoneyStateBody,
   events: EventsBody,
   request: RequestBody,
   status: StatusBody,

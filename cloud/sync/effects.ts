@@ -1,5 +1,7 @@
 import type { Logger } from '../../protocol/logger.js';
 import { type GateEvent, parseGateEvent } from '../../protocol/mqtt.js';
+import type { Queryable } from '../db/database.js';
+import { openDebt } from '../debts/open.js';
 import { ALARM_KINDS, notifyGateAlarm, withDebtNotification } from '../notifications/outbox.js';
 import type { EventEffects, ReservationEffects, Sql, WireEvent } from './ports.js';
 
@@ -96,6 +98,20 @@ async function recordGateCharge(
 }
 
 async function recordDebt(tx: Sql, lotId: string, e: EventOf<'unable_to_collect'>): Promise<void> {
+  // A drive-up's fee left unpaid is a debt on its plate; a booking's overstay is charged to its
+  // stored method by the departure (a refused charge opens the debt there).
+  if (e.reservationId === null && e.plate !== null) {
+    await openDebt(tx as Queryable, {
+      plate: e.plate,
+      lotId,
+      source: 'unpaid_exit',
+      sourceKey: e.sessionId,
+      laneId: e.laneId,
+      exitedAt: Date.parse(e.at),
+      amount: e.amount,
+      nowMs: Date.parse(e.at),
+    });
+  }
   await tx.query(
     withDebtNotification(`INSERT INTO lot_debts (lot_id, event_id, session_id, reservation_id, plate, amount_minor, currency, at)
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (lot_id, event_id) DO NOTHING`),

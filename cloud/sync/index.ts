@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { KeyedSerialQueue, within } from '../../protocol/async.js';
 import type { Logger } from '../../protocol/logger.js';
 import { type CommandInput, CommandPublisher } from './commands.js';
+import { MoneyPublisher } from '../exit-payments/publisher.js';
 import { ConfigPublisher } from './config-publisher.js';
 import { gateEventEffects } from './effects.js';
 import { EffectsApplier } from './effects-applier.js';
@@ -55,6 +56,7 @@ interface CloudParts {
   presence: PresenceTracker;
   commands: CommandPublisher;
   configs: ConfigPublisher;
+  money: MoneyPublisher | null;
   applier: EffectsApplier;
 }
 
@@ -65,7 +67,7 @@ interface CloudParts {
  */
 export async function startCloudSync(deps: CloudSyncDeps): Promise<CloudSync> {
   const parts = assemble(deps);
-  const { link, log, presence, commands, configs, relay, applier } = parts;
+  const { link, log, presence, commands, configs, relay, applier, money } = parts;
   presence.on('presence', ({ lotId, state }) => {
     if (state !== 'online') return;
     commands
@@ -75,12 +77,14 @@ export async function startCloudSync(deps: CloudSyncDeps): Promise<CloudSync> {
   link.connect(deps.mqtt, {
     ready: () => {
       configs.republishAll();
+      money?.republishAll();
       relay.resume();
     },
     message: cloudInbound({ ...parts, store: deps.store }),
   });
   await relay.start(() => link.connected);
   await configs.start();
+  money?.start();
   applier.start();
   return facade(parts);
 }
@@ -144,6 +148,14 @@ function assemble(deps: CloudSyncDeps): CloudParts {
       log.child({ part: 'config' }),
       tuning.configPollMs,
     ),
+    money: deps.money
+      ? new MoneyPublisher(
+          deps.money,
+          (lotId, body) => link.send(lotId, 'money', body, { retain: true }),
+          log.child({ part: 'money' }),
+          tuning.configPollMs,
+        )
+      : null,
     applier: new EffectsApplier(
       store,
       eventEffects(deps, log),
@@ -185,6 +197,7 @@ function facade(parts: CloudParts): CloudSync {
     idle: async () => {
       await relay.idle();
       await configs.idle();
+      await parts.money?.idle();
       await lanes.idle();
       await applier.idle();
     },
@@ -194,6 +207,7 @@ function facade(parts: CloudParts): CloudSync {
       // Bounded: work stuck on a dead broker link must not hold shutdown.
       await bounded(relay.stop(), 3000, 'relay');
       await bounded(configs.stop(), 3000, 'config publisher');
+      if (parts.money) await bounded(parts.money.stop(), 3000, 'money publisher');
       await bounded(lanes.settled(), 3000, 'inbound work');
       await bounded(applier.stop(), 3000, 'effects applier');
       if (link.client) await bounded(link.close(), 2000, 'mqtt end');

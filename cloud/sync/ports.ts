@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { MoneySource } from '../exit-payments/publisher.js';
 import type { Clock } from '../../protocol/clock.js';
 import type { Reservation, VehicleType } from '../../protocol/domain.js';
 import type { Logger } from '../../protocol/logger.js';
@@ -257,6 +258,8 @@ export interface CloudSyncDeps {
   changeLog: ChangeLog;
   notifications?: ChangeNotifications;
   config: ConfigSource;
+  /** Open debts and paid stays each lot holds (down/money); absent = not published. */
+  money?: MoneySource;
   overflow: OverflowBooking;
   reservations: ReservationEffects;
   store: SyncStore;

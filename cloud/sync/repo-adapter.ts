@@ -1,3 +1,4 @@
+import { moneySourceOver } from '../exit-payments/money-state.js';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
@@ -269,6 +270,7 @@ export async function startCloudSyncForApp(
     changeLog: changeLogPort(app),
     notifications,
     config: configSourcePort(app),
+    money: moneySourceOver(app),
     overflow: overflowPort(app),
     reservations: reservationEffectsPort(app, logger),
     store: new PgSyncStore(app.db),

@@ -11,7 +11,7 @@ import { signWebhook } from '../payments/webhook-signature.js';
 import { docsPlugin } from '../plugins/docs.js';
 import { errorsPlugin, frameworkErrors } from '../plugins/errors.js';
 import { ContractChecker, type ContractStep, openApiToJsonSchema } from './contract-check.js';
-import { buildTestCloud, HOUR, iso, lotBody, T0, type TestCloud } from './helpers.js';
+import { buildTestCloud, HOUR, iso, lotBody, payCheckout, T0, type TestCloud } from './helpers.js';
 
 /**
  * The OpenAPI document is the contract: every documented route and method, called with a valid
@@ -48,6 +48,20 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
   const permitLotCreated = await cloud.call('POST', '/v1/lots', { token: admin.token, body: permitLot });
   if (permitLotCreated.status !== 201) throw new Error(`permit lot: ${permitLotCreated.status}`);
   const permit = { id: '', closureId: '' };
+  // Debts and a drive-up inside, as uploaded gate events leave them (cloud/debts/, cloud/exit-payments/).
+  for (const [id, key] of [
+    ['ct-debt-1', 's-ct-1'],
+    ['ct-debt-2', 's-ct-2'],
+  ])
+    await cloud.db.rows(
+      `insert into debts (id, plate, lot_id, source, source_key, amount, currency, created_at)
+       values ($1, 'CTOWE1', $2, 'unpaid_exit', $3, 500, 'EUR', $4)`,
+      [id, lotId, key, iso(T0)],
+    );
+  await cloud.db.rows(
+    `insert into gate_events (lot_id, event_id, kind, at, body) values ($1, 1, 'entry', $2, $3)`,
+    [lotId, iso(T0 - HOUR), JSON.stringify({ sessionId: 's-ct-in', plate: 'CTIN1', reservationId: null })],
+  );
   const window = { start: iso(T0 + HOUR), end: iso(T0 + 2 * HOUR) };
   const s = {
     refreshToken: '',
@@ -58,6 +72,7 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
     paymentId: '',
     retiredKid: '',
     receiptPath: '',
+    debtPaymentUrl: '',
   };
   const email = 'contract-driver@example.com';
   const password = 'a long enough password';
@@ -379,6 +394,51 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
         body: { amount: 100, reason: 'contract' },
       }),
     },
+    {
+      route: 'GET /v1/debts',
+      expect: 200,
+      request: () => ({ token: admin.token, query: { plate: 'CTOWE1' } }),
+    },
+    {
+      route: 'POST /v1/debts/{id}/checkout',
+      expect: 200,
+      request: () => ({ params: { id: 'ct-debt-1' }, body: {} }),
+      after: (b) => {
+        s.debtPaymentUrl = (b as { checkout: { paymentUrl: string } }).checkout.paymentUrl;
+      },
+    },
+    {
+      route: 'POST /v1/pay/complete',
+      expect: 200,
+      request: async () => ({
+        body: { reference: 'debt:ct-debt-1', paymentToken: await payCheckout(cloud, s.debtPaymentUrl) },
+      }),
+    },
+    {
+      route: 'POST /v1/debts/{id}/settle',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { id: 'ct-debt-2' },
+        body: { method: 'write_off', reason: 'contract test' },
+      }),
+    },
+    {
+      route: 'GET /v1/lots/{lotId}/exit-fee',
+      expect: 200,
+      request: () => ({ params: { lotId }, query: { plate: 'CTIN1' } }),
+    },
+    {
+      route: 'POST /v1/lots/{lotId}/exit-payments',
+      expect: 201,
+      request: () => ({ params: { lotId }, body: { plate: 'CTIN1' } }),
+    },
+    {
+      route: 'GET /pay/{lotId}',
+      expect: 200,
+      request: () => ({ params: { lotId }, query: { plate: 'CTIN1' } }),
+    },
+    { route: 'GET /pay/debt/{id}', expect: 200, request: () => ({ params: { id: 'ct-debt-1' } }) },
     {
       route: 'DELETE /v1/console/session',
       expect: 200,

@@ -230,6 +230,7 @@ export function lotBody(overrides: Partial<CreateLotBody> = {}, spots = 4): Crea
       overflowHorizonMinutes: 240,
       overflowTimeoutMs: 1500,
       refund: 'none',
+      debtPolicy: 'warn',
     },
     spots: Array.from({ length: spots }, (_, i) => ({
       id: `s${i + 1}`,

@@ -8,6 +8,7 @@ import { attendantAuth } from './auth.js';
 import type { AttendantContext, RouteDeps } from './context.js';
 import { attendantErrorHandler } from './errors.js';
 import { alarmRoutes } from './routes/alarms.js';
+import { debtRoutes } from './routes/debts.js';
 import { eventRoutes } from './routes/events.js';
 import { laneRoutes } from './routes/lanes.js';
 import { reportRoutes } from './routes/reports.js';
@@ -54,6 +55,7 @@ export const attendantPlugin: FastifyPluginAsyncZod<{ edge: AttendantContext }> 
       vehicleRoutes,
       alarmRoutes,
       reportRoutes,
+      debtRoutes,
       eventRoutes,
     ])
       routes(api, deps);

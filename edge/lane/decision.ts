@@ -74,7 +74,9 @@ export type DenyReason =
   | 'timeout'
   | 'permit_suspended'
   | 'outside_hours'
-  | 'permit_limit';
+  | 'permit_limit'
+  /** Open debt on the plate and the lot refuses entry for it (edge/lane/money-policy.ts). */
+  | 'debt';
 
 export type WaitReason = 'unmatched' | 'low_confidence' | 'ambiguous' | 'unreadable';
 

@@ -1,5 +1,6 @@
 import type { Reservation } from '../../protocol/domain.js';
 import type { Logger } from '../../protocol/logger.js';
+import type { Money } from '../../protocol/money.js';
 import type { LaneDevices } from '../devices/types.js';
 import type { Settlement } from '../store/types.js';
 import {
@@ -14,6 +15,8 @@ import {
 import type { Denial } from './gate-records.js';
 import type { PlateSeen } from './last-read.js';
 import { messages } from './messages.js';
+import { applyDebtPolicy, payAtExitDisplay, payLink, withOnlinePayments } from './money-policy.js';
+import { waitForExitPayment } from './exit-payment.js';
 import type { Verdict } from './state-machine.js';
 import type { ChargeResult, GateEnvironment, LaneConfig, LanePassage } from './types.js';
 
@@ -99,7 +102,10 @@ export class GateDecider {
     const started = process.hrtime.bigint();
     let decision: Decision;
     try {
-      decision = decide(env.decisionContext(this.#lane), env.store.gateView, credential, env.clock.now());
+      const ctx = env.decisionContext(this.#lane);
+      decision = decide(ctx, env.store.gateView, credential, env.clock.now());
+      if (this.#lane.direction === 'entry')
+        decision = applyDebtPolicy(decision, env.store.money, ctx.lot.policy);
     } catch (e) {
       this.#log.error({ err: e, correlationId }, 'decision failed');
       decision = seeAttendant();
@@ -168,12 +174,20 @@ export class GateDecider {
     }
   }
 
-  /** What is owed is known; settle it online if possible, else record it as owed. Nobody is trapped. */
-  async #settleExit(plan: ExitPlan, display: string[], correlationId: string): Promise<LaneVerdict> {
+  /**
+   * What is owed is known (less what the stay paid online): charge a booking's stored method, else
+   * show the fee with the pay link and wait for the QR payment within the lane's timeout (then the
+   * attendant decides); offline, record it as owed. Nobody waits for a network that is down.
+   */
+  async #settleExit(given: ExitPlan, display: string[], correlationId: string): Promise<LaneVerdict> {
     const env = this.#env;
+    const plan = withOnlinePayments(given, env.store.money.paidFor(given.sessionId));
     if (plan.due === null) {
-      const settlement: Settlement = plan.charge === null ? 'none' : 'cash';
-      return { kind: 'admit', display, passage: { direction: 'exit', plan, settlement, owed: null } };
+      const settlement: Settlement =
+        plan.charge === null ? 'none' : plan.paidOnline !== null ? 'cloud' : 'cash';
+      const shown =
+        plan.paidOnline !== null && plan.charge !== null ? messages.goodbyePaid(plan.charge) : display;
+      return { kind: 'admit', display: shown, passage: { direction: 'exit', plan, settlement, owed: null } };
     }
     const charge = env.hooks().chargeOnline;
     if (charge && env.connectivity.online) {
@@ -200,12 +214,64 @@ export class GateDecider {
           passage: { direction: 'exit', plan, settlement: 'cloud', owed: null },
         };
       }
-      this.#log.warn({ correlationId, reason: result.reason }, 'online charge failed: recorded as owed');
+      this.#log.info({ correlationId, reason: result.reason }, 'no online charge: pay at the exit');
     }
+    const link = payLink(env.store.money, plan.plate);
+    if (env.connectivity.online && link !== null) return this.#payAtExit(plan, plan.due, link, correlationId);
     return {
       kind: 'admit',
       display: messages.goodbyeOwed(plan.due),
       passage: { direction: 'exit', plan, settlement: 'owed', owed: plan.due },
+    };
+  }
+
+  /**
+   * Online, a fee is due: the display shows it with the pay link and the lane waits (the attendant
+   * console shows the same display and may take cash instead); paid in time → the arm opens.
+   */
+  async #payAtExit(plan: ExitPlan, due: Money, link: string, correlationId: string): Promise<LaneVerdict> {
+    const env = this.#env;
+    this.#devices.display.show(payAtExitDisplay(due, link));
+    this.#log.info({ correlationId, due, sessionId: plan.sessionId }, 'exit fee due: waiting for payment');
+    const now = (): ExitPlan & { paidOnline: Money | null } => {
+      const session = plan.plate === null ? undefined : env.store.gateView.insideByPlate(plan.plate);
+      const cash = session?.id === plan.sessionId ? session.cashPaid : (plan.cashPaid?.amount ?? 0);
+      const charge = plan.charge ?? due;
+      const cashPaid = cash > 0 ? { amount: cash, currency: charge.currency } : null;
+      const owed = charge.amount - cash;
+      const base = { ...plan, cashPaid, due: owed > 0 ? { amount: owed, currency: charge.currency } : null };
+      return withOnlinePayments(base, env.store.money.paidFor(plan.sessionId));
+    };
+    const paid = await waitForExitPayment({
+      bus: env.bus,
+      covered: () => now().due === null,
+      timers: env.timers,
+      // The lane refuses by itself at its identify timeout; the wait ends just before.
+      timeoutMs: this.#lane.timing.identifyTimeoutMs - 500,
+    });
+    if (!paid) {
+      this.#log.warn(
+        { correlationId, sessionId: plan.sessionId },
+        'exit fee not paid in time: see attendant',
+      );
+      this.#deny(correlationId, {
+        reason: 'unpaid',
+        plate: plan.plate,
+        reservationId: plan.reservationId,
+        passbackViolation: false,
+      });
+      return { kind: 'refuse', display: messages.seeAttendant() };
+    }
+    const settled = now();
+    return {
+      kind: 'admit',
+      display: messages.goodbyePaid(plan.charge ?? due),
+      passage: {
+        direction: 'exit',
+        plan: settled,
+        settlement: settled.paidOnline !== null ? 'cloud' : 'cash',
+        owed: null,
+      },
     };
   }
 
@@ -237,8 +303,11 @@ export class GateDecider {
       if (this.#lane.direction === 'entry') {
         return { direction: 'entry', plan: manualEntryPlan(env.store.gateView, read?.plate ?? null) };
       }
-      const plan = manualExitPlan(env.decisionContext(this.#lane), env.store.gateView, read, nowMs);
-      if (plan === null) return null;
+      const exit = manualExitPlan(env.decisionContext(this.#lane), env.store.gateView, read, nowMs);
+      if (exit === null) return null;
+      const plan = withOnlinePayments(exit, env.store.money.paidFor(exit.sessionId));
+      if (plan.due === null && plan.paidOnline !== null)
+        return { direction: 'exit', plan, settlement: 'cloud', owed: null };
       const settlement: Settlement = plan.due !== null ? 'owed' : plan.charge !== null ? 'cash' : 'none';
       return { direction: 'exit', plan, settlement, owed: plan.due };
     } catch (e) {

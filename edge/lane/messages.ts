@@ -61,5 +61,10 @@ export const messages = {
   goodbyePaid: (m: Money): string[] => [`Goodbye — ${formatMoney(m)} paid`],
   goodbyeOwed: (m: Money): string[] => [`Goodbye — ${formatMoney(m)} to pay`, 'We will send you the bill'],
   manualOpen: (): string[] => ['Opened by attendant'],
+  owes: (m: Money): string[] => [`Owes ${formatMoney(m)} — please pay`],
+  owesRefused: (m: Money, payUrl: string | null): string[] => [
+    `Owes ${formatMoney(m)}`,
+    payUrl === null ? 'Please see attendant' : `Pay at ${payUrl} or see attendant`,
+  ],
   laneFault: (): string[] => ['Lane fault', 'Please see attendant'],
 } as const;

@@ -12,6 +12,7 @@ import type { GateLedger } from '../store/ledger.js';
 import type { MirrorStore } from '../store/mirror.js';
 import type { Settlement, StoreView } from '../store/types.js';
 import type { DecisionContext, EntryPlan, ExitPlan } from './decision.js';
+import type { MoneyView } from './money-policy.js';
 import type { LaneState, LaneTiming } from './state-machine.js';
 
 /** What a lane is given and what it reports: its configuration, the world it acts on, its status. */
@@ -61,6 +62,8 @@ export interface LaneStore {
   gateView: StoreView;
   ledger: Pick<GateLedger, 'recordEntry' | 'recordExit' | 'recordEvent' | 'recordAlarm' | 'recordManualOpen'>;
   mirror: Pick<MirrorStore, 'upsertLocalReservation'>;
+  /** Open debts by plate and stays paid online, from the cloud (edge/store/money.ts). */
+  money: MoneyView;
 }
 
 export interface GateEnvironment {

@@ -8,6 +8,7 @@ import { Journal } from './journal.js';
 import { gateView } from './gate-view.js';
 import { GateLedger } from './ledger.js';
 import { type LotFileConfig, MirrorStore } from './mirror.js';
+import { MoneyStore } from './money.js';
 import type { CommitNotice, StoreView } from './types.js';
 
 export interface OpenStoreOptions {
@@ -25,6 +26,7 @@ export interface OpenStoreOptions {
  *   mirror     the cloud's bookings: lot config, spot index, reservations, change cursor, bitmap
  *   ledger     what happened at the gates: sessions, passback, alarms, cash, and the outbox
  *   attendant  accounts, audit, look-ups, reports, occupancy
+ *   money      open debts by plate and stays paid online, from the cloud
  * plus `gateView`, the gate decision's reads over mirror and ledger. A write that spans parts (an
  * entry's session and its outbox event) is one transaction. Callers take the part they need.
  */
@@ -34,6 +36,8 @@ export class EdgeStore {
   readonly mirror: MirrorStore;
   readonly ledger: GateLedger;
   readonly attendants: AttendantStore;
+  /** Open debts by plate and stays paid online, from the cloud (down/money). */
+  readonly money: MoneyStore;
   readonly gateView: StoreView;
   readonly #journal: Journal;
 
@@ -45,6 +49,7 @@ export class EdgeStore {
     this.mirror = new MirrorStore({ journal, lotId: opts.lotId, clock, logger, fileConfig: opts.fileConfig });
     this.ledger = new GateLedger({ journal, clock, logger });
     this.attendants = new AttendantStore({ journal, mirror: this.mirror, ledger: this.ledger, clock });
+    this.money = new MoneyStore(journal.db);
     this.gateView = gateView(this.mirror, this.ledger);
   }
 

@@ -1,4 +1,5 @@
 import type { Reservation } from '../../protocol/domain.js';
+import type { MoneyStateBody } from '../../protocol/money-sync.js';
 import type { Change, ConnectivityState } from '../../protocol/mqtt.js';
 import type { Permit } from '../../protocol/permits.js';
 import type { Connectivity } from '../connectivity.js';
@@ -6,6 +7,7 @@ import type { ApplyResult, EdgeHealth, EdgeSyncStore, LotConfigMessage, OutboxEv
 import type { AttendantStore } from './attendant-store.js';
 import type { GateLedger } from './ledger.js';
 import type { MirrorStore } from './mirror.js';
+import type { MoneyStore } from './money.js';
 
 /**
  * What the MQTT sync client calls into: the edge store behind the `EdgeSyncStore` port
@@ -18,6 +20,7 @@ import type { MirrorStore } from './mirror.js';
  *   setConnectivity   read by the lanes (overflow, online charging) and the attendant UI
  */
 export interface EdgeSyncPort extends EdgeSyncStore {
+  setMoney(body: MoneyStateBody): void;
   getCursor(): number;
   applyChanges(changes: readonly Change[]): ApplyResult;
   applySnapshot(reservations: readonly Reservation[], asOfSeq: number, permits?: readonly Permit[]): void;
@@ -41,6 +44,7 @@ export interface SyncedStore {
     'pendingEvents' | 'ackEvents' | 'outboxDepth' | 'lastEventId' | 'commandSeen' | 'recordCommandAck'
   >;
   attendants: Pick<AttendantStore, 'occupancy'>;
+  money: Pick<MoneyStore, 'replace'>;
 }
 
 export function createSyncPort(deps: {
@@ -48,6 +52,8 @@ export function createSyncPort(deps: {
   connectivity: Connectivity;
   /** Lane and device health for the heartbeat. */
   lanes: () => EdgeHealth['lanes'];
+  /** The money state was replaced (waiting exit lanes look again). */
+  onMoney?: () => void;
 }): EdgeSyncPort {
   const { connectivity } = deps;
   const { mirror, ledger, attendants } = deps.store;
@@ -81,6 +87,10 @@ export function createSyncPort(deps: {
     commandSeen: (commandId) => ledger.commandSeen(commandId),
     recordCommandAck: (commandId, ok, detail) => {
       ledger.recordCommandAck(commandId, ok, detail);
+    },
+    setMoney: (body) => {
+      deps.store.money.replace(body);
+      deps.onMoney?.();
     },
   };
 }

@@ -96,7 +96,7 @@ export async function startEdgeSync(deps: EdgeSyncDeps): Promise<EdgeSync> {
     connect: () => parts.queue.push(() => onConnected(parts)),
     close: () => onClosed(parts),
     error: (error) => log.warn({ err: error }, 'mqtt error'),
-    message: edgeInbound(parts),
+    message: edgeInbound({ ...parts, money: async (body) => parts.deps.store.setMoney?.(body) }),
   });
   const timers = startTimers(parts);
   return facade(parts, async () => {

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { SerialQueue } from '../../protocol/async.js';
 import type { Logger } from '../../protocol/logger.js';
+import type { MoneyStateBody } from '../../protocol/money-sync.js';
 import { mqttDispatcher, type PacketInfo } from '../../protocol/mqtt-dispatch.js';
 import type { CommandRunner } from './commands.js';
 import type { ConfigFollower } from './config.js';
@@ -24,6 +25,8 @@ export interface EdgeInboundParts {
   overflow: OverflowRequests;
   commands: CommandRunner;
   outbox: OutboxPublisher;
+  /** Applies down/money (the store's money state); absent = ignored. */
+  money?: (body: MoneyStateBody) => Promise<void> | void;
 }
 
 export type MessageListener = (topic: string, payload: Buffer, packet: PacketInfo) => void;
@@ -78,6 +81,7 @@ export function edgeInbound(parts: EdgeInboundParts): MessageListener {
         }
       },
       config: (body) => queue.push(() => parts.config.onConfig(body)),
+      money: (body) => queue.push(async () => parts.money?.(body)),
       command: (body, inbound) => parts.commands.run(body, inbound.sentAt),
       ack: ({ upTo }) =>
         queue.push(async () => {

@@ -1,3 +1,4 @@
+import type { MoneyStateBody } from '../../protocol/money-sync.js';
 import type { z } from 'zod';
 import type { Clock } from '../../protocol/clock.js';
 import type { Reservation, VehicleType } from '../../protocol/domain.js';
@@ -66,6 +67,8 @@ export interface EdgeSyncStore {
   commandSeen(commandId: string): MaybePromise<boolean>;
   /** Writes the `command_ack` gate event to the outbox. */
   recordCommandAck(commandId: string, ok: boolean, detail: string): MaybePromise<void>;
+  /** Replace the lot's money state (open debts by plate, stays paid online) from down/money. */
+  setMoney?(body: MoneyStateBody): MaybePromise<void>;
 }
 
 /** Executes an operator command on the lanes (open a lane, reset passback). */

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Money } from '../../protocol/money.js';
+import type { DebtsReply as DebtsReplySchema } from '../attendant/routes/debts.js';
 import type * as S from '../attendant/schemas.js';
 import type { EdgeEvent } from '../bus.js';
 
@@ -33,6 +34,7 @@ export type ConnectivityReply = z.infer<typeof S.ConnectivityReply>;
 export type AuditReply = z.infer<typeof S.AuditReply>;
 export type AuditView = AuditReply['entries'][number];
 export type ErrorBody = z.infer<typeof S.ErrorBody>;
+export type DebtsReply = z.infer<typeof DebtsReplySchema>;
 export type { Money };
 
 /** First event of every (re)connect of `/api/events`: the lot, its lanes and its link right now. */

@@ -273,6 +273,29 @@ t.test('operator console in Chromium', { skip: chromiumSkip() }, async (t) => {
   t.equal(opened.status, 200, 'the credit note opens');
   t.match(opened.text, /Credit note[\s\S]*-\d+\.\d\d EUR/, 'with negative amounts');
 
+  // ---- debts: an unpaid exit, written off with a reason ----------------------------------------
+  await cloud.db.rows(
+    `insert into debts (id, plate, lot_id, source, source_key, lane_id, amount, currency, created_at)
+     values ('debt-ui-1', 'OWE4242', 'central', 'unpaid_exit', 'sess-ui-1', 'exit-1', 750, 'EUR', $1)`,
+    [iso(now)],
+  );
+  await page.getByRole('link', { name: 'Debts' }).click();
+  const debtRow = page.locator('tr[data-id="debt-ui-1"]');
+  await debtRow.waitFor();
+  t.match(await debtRow.textContent(), /OWE4242.*central.*unpaid exit/, 'the debt with its evidence');
+  page.once('dialog', (d) => void d.accept('driver unknown, goodwill'));
+  await debtRow.getByRole('button', { name: 'Write off' }).click();
+  await page.locator('#debts-total').filter({ hasText: /^$/ }).waitFor({ state: 'attached' });
+  await page.getByRole('button', { name: 'Search' }).click();
+  const settled = await cloud.db.rows<{ status: string; settled_reason: string; settled_by: string }>(
+    `select status, settled_reason, settled_by from debts where id = 'debt-ui-1'`,
+  );
+  t.match(
+    settled[0],
+    { status: 'written_off', settled_reason: 'driver unknown, goodwill' },
+    'written off, audited',
+  );
+
   // ---- log out -------------------------------------------------------------------------------
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByLabel('Email').waitFor();

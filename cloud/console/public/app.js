@@ -1,9 +1,10 @@
 // @ts-check
 // The console shell: log in (the server sets an HttpOnly cookie), then route by the URL hash:
-// #fleet, #lot/<id>, #bookings. Nothing secret is ever in the URL.
+// #fleet, #lot/<id>, #bookings, #debts. Nothing secret is ever in the URL.
 import { api, whenUnauthorized } from './api.js';
 import { showBookings } from './bookings.js';
 import { showDashboard } from './dashboard.js';
+import { showDebts } from './debts.js';
 import { $, render } from './dom.js';
 import { showFleet } from './fleet.js';
 
@@ -35,6 +36,7 @@ async function route() {
   try {
     if (hash.startsWith('lot/')) await showDashboard(view, decodeURIComponent(hash.slice(4)));
     else if (hash === 'bookings') await showBookings(view);
+    else if (hash === 'debts') await showDebts(view);
     else await showFleet(view);
   } catch (e) {
     render(view, `Could not load: ${e instanceof Error ? e.message : String(e)}`);

@@ -1,5 +1,6 @@
 import { ok, type Result } from '../../../protocol/result.js';
 import { toIso } from '../../../protocol/slots.js';
+import { openFailedOverstayDebt } from '../../debts/open.js';
 import { countRevenue } from '../../metrics.js';
 import type { ReservationContext } from './context.js';
 
@@ -95,6 +96,9 @@ export function createPaymentSettlement(
         toIso(clock.now()),
       ],
     );
+    // An overstay the provider refused is owed: a debt on the plate (cloud/debts/).
+    if (status === 'failed' && p.kind === 'overstay')
+      await openFailedOverstayDebt(db.pooled, p.id, clock.now());
     metrics.payments.inc({ kind: p.kind, outcome: status });
     if (status === 'succeeded') countRevenue(metrics, p.kind, p);
     return status;

@@ -4,6 +4,7 @@ import {
   IdempotencyHeaders,
   ReservationCreated,
 } from '../../../protocol/http.js';
+import { refuseIfOwing } from '../../debts/blocking.js';
 import { unwrap } from '../../errors.js';
 import type { CloudApi } from '../api.js';
 import { reservationErrors } from './access.js';
@@ -22,12 +23,15 @@ export function createReservationRoute(app: CloudApi): void {
         tags: ['reservations'],
         summary: 'Hold a spot (TENTATIVE) and get a payment URL',
         description:
-          '409 `no_spot_free` when the lot is full for the window, `plate_overlap` when the car already holds an overlapping reservation.',
+          '409 `no_spot_free` when the lot is full for the window, `plate_overlap` when the car already holds an overlapping reservation, `debt_outstanding` (with `owed` and `payUrl`) when the plate has unpaid debt.',
         headers: IdempotencyHeaders,
         body: CreateReservationBody,
         response: { 201: ReservationCreated, ...reservationErrors, 429: ErrorBody, 502: ErrorBody },
       },
     },
-    async (req, reply) => reply.code(201).send(unwrap(await app.reservations.reserve(req.user, req.body))),
+    async (req, reply) => {
+      await refuseIfOwing(app.db.pooled, req.body.plate, app.config.publicUrl);
+      return reply.code(201).send(unwrap(await app.reservations.reserve(req.user, req.body)));
+    },
   );
 }

@@ -3,7 +3,7 @@
 
 /**
  * @import {
- *   ActionReply, AlarmView, AlarmsReply, AuditReply, CashReply, ConnectivityReply, ErrorBody, LanesReply,
+ *   ActionReply, AlarmView, AlarmsReply, AuditReply, CashReply, DebtsReply, ConnectivityReply, ErrorBody, LanesReply,
  *   LoginReply, LookupReply, MeReply, OccupancyReply, PassbackResetReply, UnableToCollectReply,
  * } from '../types.js'
  */
@@ -151,6 +151,8 @@ export function createApi({ onUnauthorized } = {}) {
     unableToCollectCsvUrl: (from, to) => `/api/reports/unable-to-collect.csv?from=${enc(from)}&to=${enc(to)}`,
     /** @returns {Promise<AuditReply>} */
     audit: (limit = 100) => call('GET', `/api/audit?limit=${limit}`),
+    /** @returns {Promise<DebtsReply>} */
+    debts: () => call('GET', '/api/debts'),
     /** SSE stream; authenticated by the session cookie (EventSource sends it, same origin). */
     eventsUrl: () => '/api/events',
   };

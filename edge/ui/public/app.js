@@ -6,6 +6,7 @@
 import { wireAlarms } from './alarms.js';
 import { createApi } from './api.js';
 import { loadAudit } from './audit.js';
+import { loadDebts } from './debts.js';
 import { wireCash } from './cash.js';
 import { wireDialogs } from './dialogs.js';
 import { $ } from './dom.js';
@@ -38,5 +39,6 @@ document.addEventListener('DOMContentLoaded', () => {
   wireAlarms(ctx);
   wireReport(ctx);
   $('audit-refresh').addEventListener('click', () => loadAudit(ctx));
+  $('debts-refresh').addEventListener('click', () => loadDebts(ctx));
   start(ctx);
 });

@@ -22,6 +22,23 @@ export function setLanes(ctx, list) {
 }
 
 /**
+ * The QR the lane shows while a fee waits to be paid online (its display names the pay link): the
+ * driver scans it; the attendant sees the same, and may take cash instead.
+ * @param {LaneView} lane
+ */
+function payQr(lane) {
+  const link = lane.display.find((l) => /^https?:\/\/\S+\/pay\//.test(l));
+  if (!link) return '';
+  return h('img', {
+    class: 'pay-qr',
+    src: `/api/lanes/${encodeURIComponent(lane.id)}/pay-qr.svg?link=${encodeURIComponent(link)}`,
+    alt: `QR code for ${link}`,
+    width: 120,
+    height: 120,
+  });
+}
+
+/**
  * Draw (or re-draw in place) one lane's card.
  * @param {Ctx} ctx
  * @param {LaneView} lane
@@ -51,6 +68,7 @@ export function renderLane(ctx, lane) {
       h('span', { class: 'state', dataset: { state: lane.state }, 'data-testid': 'lane-state' }, lane.state),
     ),
     h('div', { class: 'sign', 'aria-label': 'Lane display', 'data-testid': 'lane-display' }, display || ' '),
+    payQr(lane),
     laneFacts(lane),
     h(
       'div',

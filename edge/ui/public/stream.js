@@ -9,6 +9,7 @@ import { confidenceText, laneFor, laneLabel, laneName } from './lane-model.js';
 import { renderLane, setLanes } from './lanes.js';
 import { setLink, setOutboxDepth } from './link.js';
 import { setLot } from './lot.js';
+import { refreshDebtsIfShown } from './debts.js';
 import { logFailure } from './notices.js';
 import { scheduleOccupancyRefresh, setOccupancy } from './occupancy.js';
 
@@ -172,6 +173,9 @@ const HANDLERS = {
     const own = ctx.state.ownAudit;
     if (own && own.key === auditKey(a) && ctx.now() - own.at < OWN_AUDIT_MS) return;
     addFeed(ctx, 'audit', a.at, auditText(a));
+  },
+  money(ctx) {
+    refreshDebtsIfShown(ctx);
   },
   device(ctx, ev) {
     const lane = laneFor(ctx.state, ev.laneId);

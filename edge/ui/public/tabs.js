@@ -2,6 +2,7 @@
 // The section tabs (WAI-ARIA tabs: arrow keys move between tabs, Tab moves into the panel). Opening
 // Audit or Unable-to-collect loads it fresh.
 import { loadAudit } from './audit.js';
+import { loadDebts } from './debts.js';
 import { $ } from './dom.js';
 import { logFailure } from './notices.js';
 import { loadReport } from './report.js';
@@ -51,6 +52,7 @@ export function selectTab(ctx, tabId, userAction) {
   }
   if (!userAction) return;
   if (tabId === 'tab-audit') loadAudit(ctx);
+  if (tabId === 'tab-debts') loadDebts(ctx);
   if (tabId === 'tab-report') loadReport(ctx).catch(logFailure('report'));
   if (tabId === 'tab-lookup') $('lookup-q').focus();
 }

@@ -153,6 +153,7 @@ export const LOT_CONFIG = (lotId: string, version = 1): LotConfigMessage => ({
       overflowHorizonMinutes: 240,
       overflowTimeoutMs: 1500,
       refund: 'none',
+      debtPolicy: 'warn',
     },
     spots: [
       { id: 's1', label: 'A-1', level: '0', type: 'car', pool: 'bookable' },

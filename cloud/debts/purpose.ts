@@ -1,0 +1,65 @@
+import type { Clock } from '../../protocol/clock.js';
+import type { Random } from '../../protocol/random.js';
+import { toIso } from '../../protocol/slots.js';
+import type { Database } from '../db/database.js';
+import { newId } from '../ids.js';
+import type { CapturedPayment, PaymentPurpose } from '../payments/purposes.js';
+
+/**
+ * The `debt` purpose: a captured checkout for `debt:<debtId>` records the payment (kind `debt`,
+ * `debt_id`) and marks the debt paid, in one transaction; the same capture twice records one
+ * payment. A debt settled meanwhile (cash at the booth) keeps its settlement; the money received
+ * is still recorded against it, for a refund. `settled()` runs after the commit (the lots clear it).
+ */
+export function debtPurpose(deps: {
+  db: Database;
+  clock: Clock;
+  random: Random;
+  settled: () => void;
+}): PaymentPurpose {
+  const { db, clock, random } = deps;
+  return {
+    async captured(p: CapturedPayment) {
+      const debtId = p.reference.slice('debt:'.length);
+      const result = await db.tx(async (q) => {
+        const d = await q.query<{ id: string; lot_id: string; status: string }>(
+          'select id, lot_id, status from debts where id = $1 for update',
+          [debtId],
+        );
+        const debt = d.rows[0];
+        if (debt === undefined) return 'unknown' as const;
+        const seen = await q.query("select 1 from payments where provider_ref = $1 and kind = 'debt'", [
+          p.paymentRef,
+        ]);
+        if ((seen.rowCount ?? 0) > 0) return 'duplicate' as const;
+        const paymentId = newId(random);
+        const now = toIso(clock.now());
+        await q.query(
+          `insert into payments (id, reservation_id, kind, amount, currency, status, provider_ref, detail,
+                                 created_at, updated_at, lot_id, method, reference, debt_id)
+           values ($1, null, 'debt', $2, $3, 'succeeded', $4, $5, $6, $6, $7, 'provider', $8, $9)`,
+          [
+            paymentId,
+            p.amount.amount,
+            p.amount.currency,
+            p.paymentRef,
+            `event ${p.eventId}`,
+            now,
+            debt.lot_id,
+            p.reference,
+            debt.id,
+          ],
+        );
+        // receipt: issueReceipt(q, paymentId, now) goes here
+        await q.query(
+          `update debts set status = 'paid', settled_by = 'provider', settled_reason = $2, settled_at = $3
+            where id = $1 and status = 'open'`,
+          [debt.id, `paid online (${p.paymentRef})`, now],
+        );
+        return 'applied' as const;
+      });
+      if (result === 'applied') deps.settled();
+      return result;
+    },
+  };
+}
