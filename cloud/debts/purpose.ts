@@ -8,22 +8,25 @@ import type { CapturedPayment, PaymentPurpose } from '../payments/purposes.js';
 /**
  * The `debt` purpose: a captured checkout for `debt:<debtId>` records the payment (kind `debt`,
  * `debt_id`) and marks the debt paid, in one transaction; the same capture twice records one
- * payment. A debt settled meanwhile (cash at the booth) keeps its settlement; the money received
- * is still recorded against it, for a refund. `settled()` runs after the commit (the lots clear it).
+ * payment. A capture that settles nothing — the debt was settled meanwhile (cash at the booth) or
+ * the amount is not the debt's — is recorded against the debt and refunded in full (a pending refund
+ * settled with the provider after the commit). `settled()` runs after the commit (the lots clear it).
  */
 export function debtPurpose(deps: {
   db: Database;
   clock: Clock;
   random: Random;
   settled: () => void;
+  /** Settle a pending refund with the provider (the reservations repository's settlement). */
+  refund: (paymentId: string) => Promise<unknown>;
 }): PaymentPurpose {
   const { db, clock, random } = deps;
   return {
     async captured(p: CapturedPayment) {
       const debtId = p.reference.slice('debt:'.length);
       const result = await db.tx(async (q) => {
-        const d = await q.query<{ id: string; lot_id: string; status: string }>(
-          'select id, lot_id, status from debts where id = $1 for update',
+        const d = await q.query<{ id: string; lot_id: string; status: string; amount: string; currency: string }>(
+          'select id, lot_id, status, amount, currency from debts where id = $1 for update',
           [debtId],
         );
         const debt = d.rows[0];
@@ -50,7 +53,30 @@ export function debtPurpose(deps: {
             debt.id,
           ],
         );
-        // receipt: issueReceipt(q, paymentId, now) goes here
+        const settles =
+          debt.status === 'open' && Number(debt.amount) === p.amount.amount && debt.currency === p.amount.currency;
+        if (!settles) {
+          const refundId = newId(random);
+          await q.query(
+            `insert into payments (id, kind, amount, currency, status, refund_of, reason, actor, created_at, updated_at,
+                                   lot_id, method, reference, debt_id)
+             values ($1, 'refund', $2, $3, 'pending', $4, $5, 'system', $6, $6, $7, 'provider', $8, $9)`,
+            [
+              refundId,
+              p.amount.amount,
+              p.amount.currency,
+              paymentId,
+              debt.status === 'open'
+                ? `automatic refund: paid ${p.amount.amount} ${p.amount.currency}, the debt is ${debt.amount} ${debt.currency}`
+                : `automatic refund: the debt was already ${debt.status}`,
+              now,
+              debt.lot_id,
+              p.reference,
+              debt.id,
+            ],
+          );
+          return { refundId } as const;
+        }
         await q.query(
           `update debts set status = 'paid', settled_by = 'provider', settled_reason = $2, settled_at = $3
             where id = $1 and status = 'open'`,
@@ -58,6 +84,10 @@ export function debtPurpose(deps: {
         );
         return 'applied' as const;
       });
+      if (typeof result === 'object') {
+        await deps.refund(result.refundId);
+        return 'applied';
+      }
       if (result === 'applied') deps.settled();
       return result;
     },

@@ -26,7 +26,14 @@ export const exitDebtsPlugin = definePlugin<{ purposes: PaymentPurposes }>(
     app.decorate('moneySignals', signals);
     const base = { db: app.db, clock: app.clock, random: app.random };
     opts.purposes.register('exit', exitPurpose({ ...base, paid: (lotId) => signals.emit('changed', lotId) }));
-    opts.purposes.register('debt', debtPurpose({ ...base, settled: () => signals.emit('changed', null) }));
+    opts.purposes.register(
+      'debt',
+      debtPurpose({
+        ...base,
+        settled: () => signals.emit('changed', null),
+        refund: (paymentId) => app.reservations.settlePayment(paymentId),
+      }),
+    );
     const deps = {
       ...base,
       payments: app.payments,

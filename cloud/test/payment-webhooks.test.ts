@@ -216,25 +216,26 @@ t.test('provider down on reserve: 502, nothing booked, a retry succeeds', async 
 t.test('other purposes register on the registry and get their captures once', async (t) => {
   const { cloud, sandbox } = await setup(t);
   const got: unknown[] = [];
-  cloud.app.paymentPurposes.register('exit', {
+  // A purpose of its own (exit and debt are taken by the exit-payments plugin).
+  cloud.app.paymentPurposes.register('parcel', {
     async captured(p) {
       if (got.some((g) => (g as { paymentRef: string }).paymentRef === p.paymentRef)) return 'duplicate';
       got.push(p);
       return 'applied';
     },
   });
-  t.throws(() => cloud.app.paymentPurposes.register('exit', { captured: async () => 'unknown' }), /twice/);
+  t.throws(() => cloud.app.paymentPurposes.register('parcel', { captured: async () => 'unknown' }), /twice/);
   const amount = { amount: 650, currency: 'EUR' };
   const checkout = await sandbox.createCheckout({
-    reference: 'exit:sbx:session-1',
+    reference: 'parcel:sbx:session-1',
     amount,
-    description: 'exit fee',
+    description: 'a parcel locker fee',
   });
   const paid = await cloud.call('POST', '/v1/sandbox/pay', { body: { checkout: checkout.checkoutId } });
   t.equal(paid.status, 200);
-  t.equal(paid.body.reference, 'exit:sbx:session-1');
+  t.equal(paid.body.reference, 'parcel:sbx:session-1');
   t.notOk('reservationId' in paid.body, 'not a booking');
-  t.match(got, [{ reference: 'exit:sbx:session-1', amount, paymentRef: /^pi_/ }]);
+  t.match(got, [{ reference: 'parcel:sbx:session-1', amount, paymentRef: /^pi_/ }]);
   await cloud.call('POST', '/v1/sandbox/pay', { body: { checkout: checkout.checkoutId } });
   t.equal(got.length, 1, 'paid twice, applied once');
   const stray = await sandbox.createCheckout({ reference: 'nothing:1', amount, description: 'x' });
