@@ -25,10 +25,13 @@ export function debtPurpose(deps: {
     async captured(p: CapturedPayment) {
       const debtId = p.reference.slice('debt:'.length);
       const result = await db.tx(async (q) => {
-        const d = await q.query<{ id: string; lot_id: string; status: string; amount: string; currency: string }>(
-          'select id, lot_id, status, amount, currency from debts where id = $1 for update',
-          [debtId],
-        );
+        const d = await q.query<{
+          id: string;
+          lot_id: string;
+          status: string;
+          amount: string;
+          currency: string;
+        }>('select id, lot_id, status, amount, currency from debts where id = $1 for update', [debtId]);
         const debt = d.rows[0];
         if (debt === undefined) return 'unknown' as const;
         const seen = await q.query("select 1 from payments where provider_ref = $1 and kind = 'debt'", [
@@ -54,7 +57,9 @@ export function debtPurpose(deps: {
           ],
         );
         const settles =
-          debt.status === 'open' && Number(debt.amount) === p.amount.amount && debt.currency === p.amount.currency;
+          debt.status === 'open' &&
+          Number(debt.amount) === p.amount.amount &&
+          debt.currency === p.amount.currency;
         if (!settles) {
           const refundId = newId(random);
           await q.query(
