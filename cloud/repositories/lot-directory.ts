@@ -80,12 +80,10 @@ export function searchLots(lots: readonly Entry[], q: LotQuery): LotSummaryRecor
     found.push({ ...lot, distanceKm: d });
   }
   found.sort(compare);
-  return found
-    .slice(0, q.limit)
-    .map((l) => ({
-      ...l,
-      distanceKm: l.distanceKm === null ? null : Math.round(l.distanceKm * 1000) / 1000,
-    }));
+  return found.slice(0, q.limit).map((l) => ({
+    ...l,
+    distanceKm: l.distanceKm === null ? null : Math.round(l.distanceKm * 1000) / 1000,
+  }));
 }
 
 export function createLotDirectory(deps: {
