@@ -73,6 +73,11 @@ export interface LotRepository {
   config(lotId: string): Promise<{ version: number; lot: LotConfig } | null>;
   list(q: { lat?: number; lng?: number; radiusKm?: number; limit: number }): Promise<LotSummaryRecord[]>;
   patch(lotId: string, patch: LotPatch): Promise<LotView | null>;
+  /**
+   * This instance changed the lot (its record, spots or pools) outside this repository: drop what
+   * is kept of it, so its next read and every search see the change at once (else within 1 s).
+   */
+  forget(lotId: string): void;
   /** Operators and attendants of the lot. */
   isStaff(lotId: string, userId: string): Promise<boolean>;
   addStaff(lotId: string, userId: string): Promise<void>;
@@ -123,6 +128,10 @@ export function createLotRepository(deps: { db: Database; clock: Clock; random: 
     config: (lotId) => lotConfig(env, lotId),
     list: (query) => directory.list(query),
     patch: (lotId, patch) => patchLot(env, lotId, patch),
+    forget(lotId) {
+      env.cache.delete(lotId);
+      directory.invalidate();
+    },
     async isStaff(lotId, userId) {
       const rows = await env.db.rows('select 1 from lot_staff where lot_id = $1 and user_id = $2', [
         lotId,

@@ -42,6 +42,12 @@ t.test('search answers: own changes at once, others within a second', async (t) 
     body: lotBody({ id: 'potsdam', name: 'Potsdam', location: { lat: 52.39, lng: 13.06 } }, 1),
   });
   t.same(await search(), ['mitte:3', 'potsdam:1'], 'an own new lot reloads the rest too, nearest first');
+
+  // A change this instance writes outside the lot repository (spots, pools) is announced by forget().
+  await cloud.db.pooled.query(`update spots set pool = 'driveup' where lot_id = 'potsdam'`);
+  t.same(await search(), ['mitte:3', 'potsdam:1']);
+  cloud.app.lots.forget('potsdam');
+  t.same(await search(), ['mitte:3', 'potsdam:0'], 'forget() shows it at once');
 });
 
 t.test('the distance is the SQL search’s haversine, to the metre', async (t) => {
