@@ -166,6 +166,9 @@ async function confirmPaid(env: LifecycleEnv, row: ReservationRow, paid: Paid, a
     countRevenue(env.metrics, 'capture', amount);
     return ok(toView(outcome.row));
   }
+  // Confirmed by this very payment (the same token completed twice, or two requests racing):
+  // nothing to give back.
+  if (outcome.kind === 'raced' && outcome.row.payment_ref === paid.paymentRef) return ok(toView(outcome.row));
   const refunded = await payments
     .refund({ paymentRef: paid.paymentRef, amount, idempotencyKey: `void:${paid.paymentRef}` })
     .catch((e: unknown) => ({ ok: false as const, error: { message: String(e) } }));
