@@ -9,6 +9,7 @@
 import { buildApp } from '../cloud/app.js';
 import type { CloudConfig } from '../cloud/config.js';
 import { openDatabase } from '../cloud/db/database.js';
+import { LISTEN_BACKLOG } from '../cloud/listen.js';
 import { createMetrics } from '../cloud/metrics.js';
 import { systemClock } from '../protocol/clock.js';
 import { silentLogger } from '../protocol/logger.js';
@@ -40,7 +41,7 @@ process.on('message', (m: Message) => {
         db,
         metrics,
       });
-      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const url = await app.listen({ host: '127.0.0.1', port: 0, backlog: LISTEN_BACKLOG });
       close = async () => {
         await app.close();
         await db.close();

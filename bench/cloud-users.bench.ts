@@ -56,12 +56,21 @@ function summarise(name: string, r: LoadResult) {
   };
 }
 
+/** `BENCH_CPU_PROF=<dir>`: the load process writes a V8 CPU profile there too (as the cloud children do). */
+function profileFlags(): string {
+  const dir = process.env.BENCH_CPU_PROF;
+  return dir ? `--cpu-prof --cpu-prof-dir="${dir}"` : '';
+}
+
 /** The load process, in a shell that raises its fd limit first. */
 function runLoad(spec: object): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(
       '/bin/sh',
-      ['-c', `ulimit -n ${USERS + 1024} 2>/dev/null; exec "${process.execPath}" "${LOAD_CHILD}"`],
+      [
+        '-c',
+        `ulimit -n ${USERS + 1024} 2>/dev/null; exec "${process.execPath}" ${profileFlags()} "${LOAD_CHILD}"`,
+      ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     );
     child.once('message', (m: { type: string; result?: LoadResult; message?: string }) => {

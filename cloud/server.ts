@@ -1,6 +1,7 @@
 import { createLogger } from '../protocol/logger.js';
 import { createCloud } from './compose.js';
 import { ConfigError, loadConfig } from './config.js';
+import { LISTEN_BACKLOG } from './listen.js';
 
 /** `npm run cloud`: configure, listen, and shut down gracefully on SIGINT/SIGTERM. */
 
@@ -17,7 +18,7 @@ try {
 
 const logger = createLogger({ level: config.logLevel, name: 'cloud' });
 const cloud = await createCloud(config, { logger });
-const address = await cloud.app.listen({ host: config.host, port: config.port });
+const address = await cloud.app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
 logger.info(
   {
     address,

@@ -33,6 +33,8 @@ interface Env {
   db: Database;
   clock: Clock;
   sequencer: Pick<ChangeSequencer, 'kick'>;
+  /** Drop what the lot repository caches of a lot (its view, its search entry) after a change. */
+  forget: (lotId: string) => void;
 }
 
 interface SpotRow extends Spot {
@@ -72,6 +74,7 @@ export function createLotLayout(env: Env): LotLayout {
         ]);
         return value;
       });
+      env.forget(lotId);
       await env.sequencer.kick();
       return ok(out);
     } catch (e) {
@@ -238,8 +241,13 @@ export const lotLayoutRepository = definePlugin(
   async (app) => {
     app.decorate(
       'lotLayout',
-      createLotLayout({ db: app.db, clock: app.clock, sequencer: app.changeSequencer }),
+      createLotLayout({
+        db: app.db,
+        clock: app.clock,
+        sequencer: app.changeSequencer,
+        forget: (lotId) => app.lots.forget(lotId),
+      }),
     );
   },
-  { name: 'repo-lot-layout', dependencies: ['core', 'db', 'repo-changes'] },
+  { name: 'repo-lot-layout', dependencies: ['core', 'db', 'repo-changes', 'repo-lots'] },
 );

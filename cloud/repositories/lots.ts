@@ -17,6 +17,7 @@ import { slotOf, toIso } from '../../protocol/slots.js';
 import { type Database, pgCode } from '../db/database.js';
 import { type Refusal, refuse } from '../errors.js';
 import { newId } from '../ids.js';
+import { createLotDirectory, type LotDirectory, type LotSummaryRecord } from './lot-directory.js';
 import { definePlugin } from '../plugin.js';
 
 export interface LotRecord {
@@ -31,10 +32,7 @@ export interface LotRecord {
   version: number;
 }
 
-export interface LotSummaryRecord extends Omit<LotRecord, 'policy' | 'baseSlot' | 'version'> {
-  distanceKm: number | null;
-  bookableSpots: number;
-}
+export type { LotSummaryRecord } from './lot-directory.js';
 
 interface LotRow {
   id: string;
@@ -75,6 +73,11 @@ export interface LotRepository {
   config(lotId: string): Promise<{ version: number; lot: LotConfig } | null>;
   list(q: { lat?: number; lng?: number; radiusKm?: number; limit: number }): Promise<LotSummaryRecord[]>;
   patch(lotId: string, patch: LotPatch): Promise<LotView | null>;
+  /**
+   * This instance changed the lot (its record, spots or pools) outside this repository: drop what
+   * is kept of it, so its next read and every search see the change at once (else within 1 s).
+   */
+  forget(lotId: string): void;
   /** Operators and attendants of the lot. */
   isStaff(lotId: string, userId: string): Promise<boolean>;
   addStaff(lotId: string, userId: string): Promise<void>;
@@ -112,17 +115,24 @@ interface LotsEnv {
    * change made here is seen at once; one made on another instance within a second.
    */
   cache: Map<string, { lot: LotRecord; at: number }>;
+  /** The search, from memory (≤ LOT_CACHE_MS old; this instance's own changes at once). */
+  directory: LotDirectory;
 }
 
 export function createLotRepository(deps: { db: Database; clock: Clock; random: Random }): LotRepository {
-  const env: LotsEnv = { ...deps, cache: new Map() };
+  const directory = createLotDirectory({ db: deps.db, clock: deps.clock, maxAgeMs: LOT_CACHE_MS });
+  const env: LotsEnv = { ...deps, cache: new Map(), directory };
   return {
     create: (actor, body) => createLot(env, actor, body),
     get: (lotId) => getLot(env, lotId),
     view: (lotId) => viewLot(env.db, lotId),
     config: (lotId) => lotConfig(env, lotId),
-    list: (query) => listLots(env.db, query),
+    list: (query) => directory.list(query),
     patch: (lotId, patch) => patchLot(env, lotId, patch),
+    forget(lotId) {
+      env.cache.delete(lotId);
+      directory.invalidate();
+    },
     async isStaff(lotId, userId) {
       const rows = await env.db.rows('select 1 from lot_staff where lot_id = $1 and user_id = $2', [
         lotId,
@@ -222,43 +232,10 @@ async function createLot(
       return refuse(409, 'lot_exists', `a lot with id ${id} exists`, { field: 'id' });
     throw e;
   }
+  env.directory.invalidate();
   const created = await viewLot(env.db, id);
   if (created === null) throw new Error('lot vanished after creation');
   return ok(created);
-}
-
-async function listLots(
-  db: Database,
-  query: { lat?: number; lng?: number; radiusKm?: number; limit: number },
-): Promise<LotSummaryRecord[]> {
-  const { lat, lng, radiusKm, limit } = query;
-  const rows = await db.rows<LotRow & { distance_km: number | null; bookable: number }>(
-    `select * from (
-           select ${LOT_COLS},
-             (select count(*) from spots s where s.lot_id = l.id and s.pool = 'bookable')::int as bookable,
-             case when $1::float8 is null then null else
-               2 * 6371.0088 * asin(least(1, sqrt(
-                 power(sin(radians(l.lat - $1::float8) / 2), 2) +
-                 cos(radians($1::float8)) * cos(radians(l.lat)) * power(sin(radians(l.lng - $2::float8) / 2), 2))))
-             end as distance_km
-           from lots l) x
-         where $3::float8 is null or distance_km <= $3::float8
-         order by distance_km nulls last, name, id
-         limit $4`,
-    [lat ?? null, lng ?? null, radiusKm ?? null, limit],
-  );
-  return rows.map((r) => {
-    const lot = toRecord(r);
-    return {
-      id: lot.id,
-      name: lot.name,
-      timeZone: lot.timeZone,
-      location: lot.location,
-      rates: lot.rates,
-      distanceKm: r.distance_km === null ? null : Math.round(r.distance_km * 1000) / 1000,
-      bookableSpots: r.bookable,
-    };
-  });
 }
 
 async function patchLot(env: LotsEnv, lotId: string, patch: LotPatch): Promise<LotView | null> {
@@ -281,6 +258,7 @@ async function patchLot(env: LotsEnv, lotId: string, patch: LotPatch): Promise<L
     return true;
   });
   env.cache.delete(lotId);
+  env.directory.invalidate();
   return found ? viewLot(env.db, lotId) : null;
 }
 
