@@ -24,10 +24,11 @@ t.test('a second complete with the same payment does not void the capture that c
   });
   t.equal(held.status, 201);
   const id = held.body.id as string;
-  const paymentToken = await payCheckout(cloud, held.body.paymentUrl);
-  // What the racing request read before the first one confirmed: the live hold.
+  // What the racing request read before the payment confirmed it: the live hold.
   const stale = await cloud.app.reservations.get(id);
   t.equal(stale?.status, 'TENTATIVE');
+  // Paying confirms the booking already (the provider's webhook); /complete then answers it.
+  const paymentToken = await payCheckout(cloud, held.body.paymentUrl);
 
   const first = await cloud.call('POST', `/v1/reservations/${id}/complete`, {
     token: driver.token,
