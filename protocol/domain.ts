@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RatePlanSchema } from './rate-plan.js';
 
 /**
  * The domain vocabulary shared by cloud, edge and simulator. zod objects are non-strict:
@@ -96,6 +97,8 @@ export const LotConfigSchema = z.object({
   timeZone: z.string().min(1).max(64),
   location: GeoPoint,
   rates: RateCardSchema,
+  /** The lot's rate plan (docs/pricing.md); null: priced by `rates` alone (hourly + daily cap). */
+  ratePlan: RatePlanSchema.nullable().optional(),
   policy: LotPolicySchema.default(LotPolicySchema.parse({})),
   spots: z.array(SpotSchema).min(1).max(20_000),
 });

@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { Currency, MinorUnits, VehicleType } from './domain.js';
+import type { VehicleType as DomainVehicleType } from './domain.js';
+
+// domain.ts embeds the plan in the lot's configuration, so this file takes nothing from it at run
+// time (an import cycle); the vehicle types are checked against domain.ts at compile time below.
+const Currency = z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 code, e.g. EUR');
+const MinorUnits = z.number().int().safe();
+const VEHICLE_TYPES = ['car', 'motorcycle', 'van', 'ev', 'accessible'] as const;
+const VehicleType = z.enum(VEHICLE_TYPES);
+type VehicleType = z.infer<typeof VehicleType>;
+const sameVehicleTypes: [VehicleType, DomainVehicleType] extends [DomainVehicleType, VehicleType]
+  ? true
+  : false = true;
+void sameVehicleTypes;
 
 /**
  * A lot's rate plan: readable, ordered rules (docs/pricing.md). Validation refuses overlapping or

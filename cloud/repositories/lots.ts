@@ -11,6 +11,7 @@ import {
 } from '../../protocol/domain.js';
 import type { CreateLotBody, LotView } from '../../protocol/http.js';
 import type { RateCard } from '../../protocol/money.js';
+import { type RatePlan, RatePlanSchema } from '../../protocol/rate-plan.js';
 import type { Random } from '../../protocol/random.js';
 import { ok, type Result } from '../../protocol/result.js';
 import { slotOf, toIso } from '../../protocol/slots.js';
@@ -25,13 +26,15 @@ export interface LotRecord {
   timeZone: string;
   location: { lat: number; lng: number };
   rates: RateCard;
+  /** The lot's rate plan, or null when `rates` alone prices it (protocol/pricing.ts effectivePlan). */
+  ratePlan: RatePlan | null;
   policy: LotPolicy;
   /** Slot of bit 0 in every spot bitmap of the lot; fixed at creation. */
   baseSlot: number;
   version: number;
 }
 
-export interface LotSummaryRecord extends Omit<LotRecord, 'policy' | 'baseSlot' | 'version'> {
+export interface LotSummaryRecord extends Omit<LotRecord, 'policy' | 'baseSlot' | 'version' | 'ratePlan'> {
   distanceKm: number | null;
   bookableSpots: number;
 }
@@ -43,6 +46,7 @@ interface LotRow {
   lat: number;
   lng: number;
   rates: unknown;
+  rate_plan: unknown;
   policy: unknown;
   base_slot: number;
   version: number;
@@ -55,6 +59,7 @@ function toRecord(row: LotRow): LotRecord {
     timeZone: row.time_zone,
     location: { lat: row.lat, lng: row.lng },
     rates: RateCardSchema.parse(row.rates),
+    ratePlan: row.rate_plan === null ? null : RatePlanSchema.parse(row.rate_plan),
     policy: LotPolicySchema.parse(row.policy),
     baseSlot: row.base_slot,
     version: row.version,
@@ -75,12 +80,14 @@ export interface LotRepository {
   config(lotId: string): Promise<{ version: number; lot: LotConfig } | null>;
   list(q: { lat?: number; lng?: number; radiusKm?: number; limit: number }): Promise<LotSummaryRecord[]>;
   patch(lotId: string, patch: LotPatch): Promise<LotView | null>;
+  /** Replace the lot's rate plan (null: back to its `rates` card) and bump its config version. */
+  setRatePlan(lotId: string, plan: RatePlan | null): Promise<boolean>;
   /** Operators and attendants of the lot. */
   isStaff(lotId: string, userId: string): Promise<boolean>;
   addStaff(lotId: string, userId: string): Promise<void>;
 }
 
-const LOT_COLS = 'id, name, time_zone, lat, lng, rates, policy, base_slot, version';
+const LOT_COLS = 'id, name, time_zone, lat, lng, rates, rate_plan, policy, base_slot, version';
 const LOT_SQL = `select ${LOT_COLS} from lots where id = $1`;
 /** Spots as the HTTP view lists them, and as the edge's config carries them. */
 const VIEW_SPOTS_SQL =
@@ -97,6 +104,7 @@ export function lotConfigOf(lot: LotRecord, spots: Spot[]): LotConfig {
     timeZone: lot.timeZone,
     location: lot.location,
     rates: lot.rates,
+    ratePlan: lot.ratePlan,
     policy: lot.policy,
     spots,
   };
@@ -122,6 +130,14 @@ export function createLotRepository(deps: { db: Database; clock: Clock; random: 
     config: (lotId) => lotConfig(env, lotId),
     list: (query) => listLots(env.db, query),
     patch: (lotId, patch) => patchLot(env, lotId, patch),
+    async setRatePlan(lotId, plan) {
+      const rows = await env.db.rows(
+        'update lots set rate_plan = $2, version = version + 1, updated_at = $3 where id = $1 returning id',
+        [lotId, plan === null ? null : JSON.stringify(plan), toIso(env.clock.now())],
+      );
+      env.cache.delete(lotId);
+      return rows.length > 0;
+    },
     async isStaff(lotId, userId) {
       const rows = await env.db.rows('select 1 from lot_staff where lot_id = $1 and user_id = $2', [
         lotId,
@@ -184,8 +200,8 @@ async function createLot(
   try {
     await env.db.tx(async (q) => {
       await q.query(
-        `insert into lots (id, name, time_zone, lat, lng, rates, policy, base_slot, created_by, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
+        `insert into lots (id, name, time_zone, lat, lng, rates, policy, base_slot, created_by, created_at, updated_at, rate_plan)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)`,
         [
           id,
           body.name,
@@ -197,6 +213,7 @@ async function createLot(
           slotOf(now),
           actor.id,
           toIso(now),
+          body.ratePlan == null ? null : JSON.stringify(body.ratePlan),
         ],
       );
       await q.query(

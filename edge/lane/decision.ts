@@ -1,6 +1,7 @@
 import { decodeCredential, type PublicKeyEntry, verifyCredential } from '../../protocol/credential.js';
 import type { LotConfig, Reservation, ReservationStatus, Spot } from '../../protocol/domain.js';
-import { type Money, money, overstayCharge, priceWindow } from '../../protocol/money.js';
+import { type Money, money } from '../../protocol/money.js';
+import { exitFee } from './exit-fee.js';
 import { matchPlate, normalizePlate } from '../../protocol/plates.js';
 import { SLOT_MS, slotOf, slotStartMs } from '../../protocol/slots.js';
 import type { EntryPlan, SessionKind, StoreView, VehicleSession } from '../store/types.js';
@@ -501,21 +502,12 @@ export function exitCharge(
   nowMs: number,
 ): ExitPlan {
   const rates = ctx.lot.rates;
-  let charge: Money;
-  let overstayMinutes = 0;
-  if (session.kind === 'booking') {
-    // The mirror may know a later end (an extension) than the one recorded at entry.
-    const mirrored = session.reservationId === null ? undefined : view.reservationById(session.reservationId);
-    const endMs = mirrored?.endMs ?? session.reservationEndMs ?? nowMs;
-    const overstayMs = nowMs - endMs;
-    charge = overstayCharge(rates, overstayMs, ctx.lot.policy.exitGraceMinutes);
-    overstayMinutes = overstayMs > 0 ? Math.ceil(overstayMs / MINUTE_MS) : 0;
-  } else {
-    // Per started 15 minutes of the stay, counted from arrival, daily cap per local day.
-    const slots = Math.max(1, Math.ceil((nowMs - session.enteredAt) / SLOT_MS));
-    const startMs = slotStartMs(slotOf(session.enteredAt));
-    charge = priceWindow(rates, { startMs, endMs: startMs + slots * SLOT_MS }, ctx.lot.timeZone);
-  }
+  // The mirror may know a later end (an extension) than the one recorded at entry.
+  const mirrored =
+    session.kind === 'booking' && session.reservationId !== null
+      ? view.reservationById(session.reservationId)
+      : undefined;
+  const { charge, overstayMinutes } = exitFee(ctx.lot, session, mirrored, nowMs);
   const cash = session.cashPaid > 0 ? money(session.cashPaid, rates.currency) : null;
   const dueAmount = charge.amount - (cash?.amount ?? 0);
   return {

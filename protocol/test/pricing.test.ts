@@ -53,7 +53,11 @@ t.test('priceStay: a full plan, rule by rule', async (t) => {
   t.equal(total(berlin(2, 7, 30), berlin(2, 17, 30)), 1200, 'early bird replaces the capped 3000');
   t.equal(total(berlin(2, 7, 30), berlin(2, 15, 30)), 3000, 'leaving before 16:00 is no early bird');
   t.equal(total(berlin(2, 19), berlin(3, 7)), 800, 'evening flat overnight');
-  t.equal(total(berlin(2, 19), berlin(3, 9)), 1000 + 3000, 'leaving after 08:00 is no evening flat (Tuesday is the fair: ×150%, capped)');
+  t.equal(
+    total(berlin(2, 19), berlin(3, 9)),
+    1000 + 3000,
+    'leaving after 08:00 is no evening flat (Tuesday is the fair: ×150%, capped)',
+  );
   t.equal(total(berlin(3, 10), berlin(3, 12)), 1200, 'event multiplier 150% on the fair day');
   t.equal(total(berlin(7, 10), berlin(7, 20)), 2500, 'event flat');
   t.equal(total(berlin(7, 10), berlin(7, 12)), 2500, 'event flat even for a short stay');
