@@ -32,6 +32,7 @@ import { gateRoutes } from './routes/gate.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { lotRoutes } from './routes/lots.js';
+import { ratePlanRoutes } from './routes/rate-plans.js';
 import { reportRoutes } from './routes/reports.js';
 import { reservationRoutes } from './routes/reservations.js';
 
@@ -102,6 +103,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(authRoutes);
   await app.register(keyRoutes);
   await app.register(lotRoutes);
+  await app.register(ratePlanRoutes);
   await app.register(reservationRoutes);
   await app.register(gateRoutes);
   await app.register(fleetRoutes, { sync: deps.fleet ?? (() => null) });

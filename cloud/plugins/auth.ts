@@ -12,7 +12,8 @@ import { definePlugin } from '../plugin.js';
  * roles allowed — or the app refuses to start: no route is open by omission.
  */
 
-export type Access = 'public' | 'authenticated' | readonly Role[];
+/** 'browse': anyone; a presented access token is still checked and identifies the user (rate limits). */
+export type Access = 'public' | 'browse' | 'authenticated' | readonly Role[];
 
 export interface AuthUser {
   id: string;
@@ -88,6 +89,10 @@ function presentedToken(req: FastifyRequest): string {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+function hasSessionCookie(req: FastifyRequest): boolean {
+  return sessionCookieOf(req.headers.cookie) !== null;
+}
+
 export const authPlugin = definePlugin(
   async (app) => {
     const { config, clock } = app;
@@ -153,9 +158,10 @@ export const authPlugin = definePlugin(
     app.addHook('onRequest', async (req) => {
       const access = req.routeOptions.config?.access;
       if (access === undefined || access === 'public') return;
+      if (access === 'browse' && req.headers.authorization === undefined && !hasSessionCookie(req)) return;
       const user = authenticate(req);
       req.user = user;
-      if (access !== 'authenticated' && !access.includes(user.role)) {
+      if (access !== 'authenticated' && access !== 'browse' && !access.includes(user.role)) {
         throw new HttpError({ status: 403, error: 'forbidden', message: `a ${user.role} may not do this` });
       }
     });
