@@ -9,7 +9,8 @@ import type { CloudApi } from './api.js';
 export function browseRateLimit(app: CloudApi, what: string) {
   const r = app.config.rateLimits;
   const perAddress = r.browsePerAddressPerMinute ?? 120;
-  const user = (req: FastifyRequest) => (req as FastifyRequest & { user?: { id: string } | null }).user ?? undefined;
+  const user = (req: FastifyRequest) =>
+    (req as FastifyRequest & { user?: { id: string } | null }).user ?? undefined;
   return {
     timeWindow: 60_000,
     max: (req: FastifyRequest) => (user(req) === undefined ? perAddress : r.capacityPerUserPerMinute),
