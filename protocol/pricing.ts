@@ -275,12 +275,25 @@ function flatFor(rs: RuleSet, entryL: number, exitL: number): FlatRule | null {
 // ---------------------------------------------------------------------------------------------
 // Local time: UTC offset segments found with a few formatter calls, not one per unit
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
+interface ZoneCache {
+  fmt: Intl.DateTimeFormat;
+  /** UTC offset (ms) at probe-grid instants. */
+  offsets: Map<number, number>;
+  /** First instant with the new offset, by the grid instant before it. */
+  changes: Map<number, number>;
+}
 
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let fmt = formatters.get(timeZone);
-  if (fmt === undefined) {
-    fmt = new Intl.DateTimeFormat('en-US', {
+/**
+ * Per zone: the formatter (building one costs more than a whole price) and the offsets found at
+ * grid instants, which never change. Bounded: zone names are few, each map is cleared when large.
+ */
+const zones = new Map<string, ZoneCache>();
+const ZONE_CACHE_MAX = 100_000;
+
+function zoneCache(timeZone: string): ZoneCache {
+  let z = zones.get(timeZone);
+  if (z === undefined) {
+    const fmt = new Intl.DateTimeFormat('en-US', {
       timeZone,
       year: 'numeric',
       month: 'numeric',
@@ -289,10 +302,11 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
       minute: 'numeric',
       hourCycle: 'h23',
     });
-    if (formatters.size >= 1000) formatters.clear();
-    formatters.set(timeZone, fmt);
+    z = { fmt, offsets: new Map(), changes: new Map() };
+    if (zones.size >= 1000) zones.clear();
+    zones.set(timeZone, z);
   }
-  return fmt;
+  return z;
 }
 
 function offsetAt(fmt: Intl.DateTimeFormat, t: number): number {
@@ -312,33 +326,50 @@ function offsetAt(fmt: Intl.DateTimeFormat, t: number): number {
   return Date.UTC(y, mo - 1, d, h, mi) - utcMinute;
 }
 
-/** Probe step: real zones never change offset twice within it. */
+function gridOffset(z: ZoneCache, t: number): number {
+  let off = z.offsets.get(t);
+  if (off === undefined) {
+    off = offsetAt(z.fmt, t);
+    if (z.offsets.size >= ZONE_CACHE_MAX) z.offsets.clear();
+    z.offsets.set(t, off);
+  }
+  return off;
+}
+
+/** The minute in (lo, hi] where the offset becomes `off` (real zones change on a minute boundary). */
+function changeBetween(z: ZoneCache, lo: number, hi: number, off: number): number {
+  const known = z.changes.get(lo);
+  if (known !== undefined) return known;
+  let a = lo;
+  let b = hi;
+  while (b - a > MIN) {
+    const mid = a + Math.floor((b - a) / 2 / MIN) * MIN;
+    if (offsetAt(z.fmt, mid) === off) b = mid;
+    else a = mid;
+  }
+  const at = a - (((a % MIN) + MIN) % MIN) + MIN;
+  if (z.changes.size >= ZONE_CACHE_MAX) z.changes.clear();
+  z.changes.set(lo, at);
+  return at;
+}
+
+/** Probe grid step (UTC-aligned): real zones never change offset twice within it. */
 const PROBE_MS = 12 * 3_600_000;
 
 /** t → local wall-clock time as epoch-like ms, for t in [fromMs, toMs]. */
 function localizer(timeZone: string, fromMs: number, toMs: number): (t: number) => number {
-  const fmt = formatter(timeZone);
+  const z = zoneCache(timeZone);
+  let prev = Math.floor(fromMs / PROBE_MS) * PROBE_MS;
   const starts: number[] = [Number.NEGATIVE_INFINITY];
-  const offsets: number[] = [offsetAt(fmt, fromMs)];
-  let prevT = fromMs;
-  for (let t = fromMs + PROBE_MS; ; t += PROBE_MS) {
-    const probe = Math.min(t, toMs);
-    const off = offsetAt(fmt, probe);
+  const offsets: number[] = [gridOffset(z, prev)];
+  while (prev < toMs) {
+    const next = prev + PROBE_MS;
+    const off = gridOffset(z, next);
     if (off !== offsets[offsets.length - 1]) {
-      // First minute with the new offset, by bisection.
-      let lo = prevT;
-      let hi = probe;
-      while (hi - lo > MIN) {
-        const mid = lo + Math.floor((hi - lo) / 2 / MIN) * MIN;
-        if (offsetAt(fmt, mid) === off) hi = mid;
-        else lo = mid;
-      }
-      // The change happens on a minute boundary, the only one in (lo, hi].
-      starts.push(lo - (((lo % MIN) + MIN) % MIN) + MIN);
+      starts.push(changeBetween(z, prev, next, off));
       offsets.push(off);
     }
-    prevT = probe;
-    if (probe >= toMs) break;
+    prev = next;
   }
   if (starts.length === 1) {
     const off = offsets[0]!;
