@@ -300,6 +300,8 @@ async function seedCloud(
   };
   for (const def of lotDefs) {
     await admin.request('POST', '/v1/lots', lotOf(def)).catch(ignoreExisting);
+    // A lot kept from an earlier run gets today's plan too.
+    await admin.request('PUT', `/v1/lots/${def.id}/rate-plan`, def.ratePlan);
   }
   const lotIds = lotDefs.map((l) => l.id);
   await admin
@@ -322,6 +324,7 @@ function lotOf(def: DemoLot) {
     timeZone: def.timeZone,
     location: def.location,
     rates: def.rates,
+    ratePlan: def.ratePlan,
     policy: def.policy,
     spots: def.spots,
   };
