@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RatePlanSchema } from './rate-plan.js';
 import {
   GeoPoint,
   Id,
@@ -231,6 +232,8 @@ export const LotView = z
     rates: RateCardView,
     policy: LotPolicyView,
     spots: z.array(SpotView),
+    /** The lot's rate plan (docs/pricing.md), or null when `rates` alone prices it. */
+    ratePlan: RatePlanSchema.nullable().optional(),
     /** Bumped on every change of configuration (the edge's config version). */
     version: z.number().int().nonnegative(),
   })
