@@ -76,7 +76,7 @@ t.test('a plan delivered by the cloud prices the next exit, no restart', async (
   );
   t.match(
     leave('PL2', T0 + 21 * HOUR),
-    { kind: 'exit', plan: { charge: { amount: 2400 } } },
-    'leaving after 08:00: by the hour',
+    { kind: 'exit', plan: { charge: { amount: 800 + 1800 } } },
+    'leaving at 09:00: by the hour, €2 a night hour',
   );
 });
