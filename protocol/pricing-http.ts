@@ -26,6 +26,8 @@ export const PriceQuery = z
     start: IsoTimestamp,
     end: IsoTimestamp,
     vehicleType: VehicleType.default('car'),
+    /** 'true': the entry is unknown (lost ticket): the plan's lost-ticket fee, when it has one. */
+    lostTicket: z.enum(['true', 'false']).default('false'),
   })
   .refine((q) => Date.parse(q.end) >= Date.parse(q.start), {
     message: 'end must not be before start',

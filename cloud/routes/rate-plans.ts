@@ -109,8 +109,13 @@ function priceRoute(app: CloudApi): void {
     async (req) => {
       const lot = await app.lots.get(req.params.lotId);
       if (lot === null) throw notFound(req.params.lotId);
-      const { start, end, vehicleType } = req.query;
-      const stay = { entryMs: Date.parse(start), exitMs: Date.parse(end), vehicleType };
+      const { start, end, vehicleType, lostTicket } = req.query;
+      const stay = {
+        entryMs: Date.parse(start),
+        exitMs: Date.parse(end),
+        vehicleType,
+        lostTicket: lostTicket === 'true',
+      };
       return priceStay(effectivePlan(lot), stay, lot.timeZone);
     },
   );

@@ -8,6 +8,7 @@ const PLAN = {
   currency: 'EUR',
   hourlyRate: 200,
   dailyMax: 2400,
+  lostTicketFee: 5000,
   rules: [
     {
       kind: 'band',
@@ -151,6 +152,12 @@ t.test('anyone can browse lots and prices without an account, rate limited per a
       { label: 'Early bird: Early bird', rule: 'Early bird', day: '2030-01-07', units: 0, amount: 1000 },
     ],
   });
+  const lost = await cloud.call('GET', `/v1/lots/open/price?${window}&lostTicket=true`);
+  t.same(
+    lost.body.lines,
+    [{ label: 'Lost ticket', rule: null, day: null, units: 0, amount: 5000 }],
+    'a lost ticket',
+  );
   t.equal(
     (await cloud.call('GET', '/v1/lots/open/price?start=x&end=y')).status,
     400,
