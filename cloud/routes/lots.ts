@@ -106,6 +106,20 @@ function patchLotRoute(app: CloudApi): void {
     },
     async (req) => {
       if (!(await app.canActOnLot(req.user, req.params.lotId))) throw notFound(req.params.lotId);
+      const current = await app.lots.get(req.params.lotId);
+      const planCurrency = current?.ratePlan?.currency;
+      if (
+        req.body.rates !== undefined &&
+        planCurrency !== undefined &&
+        req.body.rates.currency !== planCurrency
+      ) {
+        throw new HttpError({
+          status: 400,
+          error: 'invalid_body',
+          message: `the lot's rate plan is in ${planCurrency}: change the plan first (PUT /v1/lots/${req.params.lotId}/rate-plan)`,
+          field: 'body.rates.currency',
+        });
+      }
       const lot = await app.lots.patch(req.params.lotId, req.body);
       if (lot === null) throw notFound(req.params.lotId);
       return lot;

@@ -107,6 +107,20 @@ t.test('operators read and replace a lot plan; the edge config carries it with a
     '10:00–18:00: eight Day hours, capped (too late for the early bird)',
   );
 
+  const otherCurrency = await cloud.call('PATCH', '/v1/lots/rp', {
+    token: op.token,
+    body: { rates: { currency: 'GBP', hourlyRate: 400 } },
+  });
+  t.match(
+    otherCurrency,
+    { status: 400, body: { field: 'body.rates.currency' } },
+    'the card cannot leave the plan behind',
+  );
+  t.match(
+    (await cloud.call('GET', '/v1/lots/rp')).body,
+    { ratePlan: { rules: [{ name: 'Day' }, {}, {}] } },
+    'the lot shows its plan',
+  );
   const back = await cloud.call('PUT', '/v1/lots/rp/rate-plan', {
     token: op.token,
     body: { ratePlan: null },
