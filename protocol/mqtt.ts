@@ -10,6 +10,7 @@ import {
   VehicleType,
 } from './domain.js';
 import { type Result, err, ok } from './result.js';
+import { ValidationUseSchema } from './validation.js';
 
 /**
  * The MQTT contract between lots and the cloud (docs/architecture.md#sync-protocol): topics, the envelope and
@@ -189,6 +190,8 @@ export const GateEventSchema = z.discriminatedUnion('kind', [
     charge: MoneySchema.nullable(),
     overstayMinutes: z.number().int().nonnegative(),
     settlement: z.enum(['none', 'cloud', 'cash', 'owed']),
+    /** A merchant validation that lowered the fee (docs/pricing.md#validations). */
+    validation: ValidationUseSchema.nullable().optional(),
   }),
   z.object({
     ...EventBase,

@@ -13,6 +13,7 @@ import { laneRoutes } from './routes/lanes.js';
 import { reportRoutes } from './routes/reports.js';
 import { loginRoutes, logoutRoutes, meRoutes } from './routes/session.js';
 import { probeRoutes, statusRoutes } from './routes/status.js';
+import { validationRoutes } from './routes/validations.js';
 import { vehicleRoutes } from './routes/vehicles.js';
 import { attendantViews } from './views.js';
 
@@ -52,6 +53,7 @@ export const attendantPlugin: FastifyPluginAsyncZod<{ edge: AttendantContext }> 
       statusRoutes,
       laneRoutes,
       vehicleRoutes,
+      validationRoutes,
       alarmRoutes,
       reportRoutes,
       eventRoutes,

@@ -5,6 +5,7 @@ import { exitFee } from './exit-fee.js';
 import { matchPlate, normalizePlate } from '../../protocol/plates.js';
 import { SLOT_MS, slotOf, slotStartMs } from '../../protocol/slots.js';
 import type { EntryPlan, SessionKind, StoreView, VehicleSession } from '../store/types.js';
+import type { ValidationUse } from '../../protocol/validation.js';
 import { messages, type TimeFormatter } from './messages.js';
 
 /**
@@ -47,6 +48,8 @@ export interface ExitPlan {
   cashPaid: Money | null;
   /** Still to settle at the gate (charge minus cash), null when nothing is due. */
   due: Money | null;
+  /** The merchant validation that lowered the charge, if any. */
+  validation?: ValidationUse | null;
 }
 
 export interface OverflowRequest {
@@ -507,7 +510,13 @@ export function exitCharge(
     session.kind === 'booking' && session.reservationId !== null
       ? view.reservationById(session.reservationId)
       : undefined;
-  const { charge, overstayMinutes } = exitFee(ctx.lot, session, mirrored, nowMs);
+  const { charge, overstayMinutes, validation } = exitFee(
+    ctx.lot,
+    session,
+    mirrored,
+    nowMs,
+    view.validationFor?.(session.id),
+  );
   const cash = session.cashPaid > 0 ? money(session.cashPaid, rates.currency) : null;
   const dueAmount = charge.amount - (cash?.amount ?? 0);
   return {
@@ -519,6 +528,7 @@ export function exitCharge(
     overstayMinutes,
     cashPaid: cash,
     due: dueAmount > 0 ? money(dueAmount, rates.currency) : null,
+    validation,
   };
 }
 

@@ -1,7 +1,8 @@
 import type { LotConfig, VehicleType } from '../../protocol/domain.js';
 import type { Money } from '../../protocol/money.js';
 import { effectivePlan, priceOverstay, priceStay, type StayPrice } from '../../protocol/pricing.js';
-import type { VehicleSession } from '../store/types.js';
+import { type ValidationUse, validatedPrice } from '../../protocol/validation.js';
+import type { SessionValidation, VehicleSession } from '../store/types.js';
 
 const MINUTE_MS = 60_000;
 
@@ -10,12 +11,15 @@ export interface ExitFee {
   /** The itemised price (rate plan lines) the lane and the attendant show. */
   price: StayPrice;
   overstayMinutes: number;
+  /** The merchant validation that lowered a drive-up's fee, with what it took off. */
+  validation: ValidationUse | null;
 }
 
 /**
  * What a leaving vehicle's stay costs by the lot's rate plan (protocol/pricing.ts, the function the
  * cloud prices bookings with): a booked car pays the overstay past its window's end (grace is the
- * lot's exitGraceMinutes, a threshold); a drive-up pays its stay from entry to now.
+ * lot's exitGraceMinutes, a threshold); a drive-up pays its stay from entry to now, less a merchant
+ * validation redeemed on it (docs/pricing.md#validations; bookings are prepaid and not validated).
  * `booked` is the mirrored reservation when the mirror knows it (it may carry a later end).
  */
 export function exitFee(
@@ -23,6 +27,7 @@ export function exitFee(
   session: VehicleSession,
   booked: { endMs: number; vehicleType: VehicleType } | undefined,
   nowMs: number,
+  validated?: SessionValidation,
 ): ExitFee {
   const plan = effectivePlan(lot);
   if (session.kind === 'booking') {
@@ -35,12 +40,15 @@ export function exitFee(
       lot.timeZone,
     );
     const overMs = nowMs - endMs;
-    return { charge: price.total, price, overstayMinutes: overMs > 0 ? Math.ceil(overMs / MINUTE_MS) : 0 };
+    const overstayMinutes = overMs > 0 ? Math.ceil(overMs / MINUTE_MS) : 0;
+    return { charge: price.total, price, overstayMinutes, validation: null };
   }
-  const price = priceStay(
-    plan,
-    { entryMs: session.enteredAt, exitMs: nowMs, vehicleType: 'car' },
-    lot.timeZone,
-  );
-  return { charge: price.total, price, overstayMinutes: 0 };
+  const stay = { entryMs: session.enteredAt, exitMs: nowMs, vehicleType: 'car' as const };
+  if (validated === undefined) {
+    const price = priceStay(plan, stay, lot.timeZone);
+    return { charge: price.total, price, overstayMinutes: 0, validation: null };
+  }
+  const { price, discount } = validatedPrice(plan, stay, lot.timeZone, validated);
+  const validation = { id: validated.validationId, merchant: validated.merchant, discount };
+  return { charge: price.total, price, overstayMinutes: 0, validation };
 }

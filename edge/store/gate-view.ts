@@ -1,6 +1,7 @@
 import type { GateLedger } from './ledger.js';
 import type { MirrorStore } from './mirror.js';
 import type { StoreView } from './types.js';
+import type { ValidationStore } from './validations.js';
 
 /**
  * The gate decision reads bookings (the mirror) and who is inside (the ledger). `decide` takes both
@@ -9,6 +10,7 @@ import type { StoreView } from './types.js';
 export function gateView(
   mirror: Pick<MirrorStore, 'reservationById' | 'reservationsForPlate' | 'bookableFree'>,
   ledger: Pick<GateLedger, 'insideByPlate' | 'insideByReservation' | 'passbackState' | 'driveupInside'>,
+  validations?: Pick<ValidationStore, 'forSession'>,
 ): StoreView {
   return {
     reservationById: (id) => mirror.reservationById(id),
@@ -18,5 +20,6 @@ export function gateView(
     insideByReservation: (reservationId) => ledger.insideByReservation(reservationId),
     passbackState: (reservationId) => ledger.passbackState(reservationId),
     driveupInside: () => ledger.driveupInside(),
+    validationFor: (sessionId) => validations?.forSession(sessionId),
   };
 }

@@ -6,6 +6,7 @@ import { AttendantStore } from './attendant-store.js';
 import { openDatabase } from './database.js';
 import { Journal } from './journal.js';
 import { gateView } from './gate-view.js';
+import { ValidationStore } from './validations.js';
 import { GateLedger } from './ledger.js';
 import { type LotFileConfig, MirrorStore } from './mirror.js';
 import type { CommitNotice, StoreView } from './types.js';
@@ -34,6 +35,8 @@ export class EdgeStore {
   readonly mirror: MirrorStore;
   readonly ledger: GateLedger;
   readonly attendants: AttendantStore;
+  /** Merchant validations redeemed here (single use). */
+  readonly validations: ValidationStore;
   readonly gateView: StoreView;
   readonly #journal: Journal;
 
@@ -45,7 +48,8 @@ export class EdgeStore {
     this.mirror = new MirrorStore({ journal, lotId: opts.lotId, clock, logger, fileConfig: opts.fileConfig });
     this.ledger = new GateLedger({ journal, clock, logger });
     this.attendants = new AttendantStore({ journal, mirror: this.mirror, ledger: this.ledger, clock });
-    this.gateView = gateView(this.mirror, this.ledger);
+    this.validations = new ValidationStore(journal);
+    this.gateView = gateView(this.mirror, this.ledger, this.validations);
   }
 
   /** Opens (creating if needed) the file, applies pragmas and migrations, loads config, rebuilds the bitmap. */

@@ -2,6 +2,8 @@ import type { CredentialKind } from '../../protocol/mqtt.js';
 import type { LotConfig, ReservationStatus, SpotPool, VehicleType } from '../../protocol/domain.js';
 import type { GateEvent } from '../../protocol/mqtt.js';
 import type { Money } from '../../protocol/money.js';
+import type { ValidationUse } from '../../protocol/validation.js';
+import type { SessionValidation } from './validations.js';
 import type { PublicKeyEntry } from '../../protocol/credential.js';
 import type { z } from 'zod';
 
@@ -136,6 +138,8 @@ export interface StoreView {
   driveupInside(): number;
   /** Bookable spots eligible for the vehicle type that are free for every slot of [startSlot, endSlot). */
   bookableFree(vehicleType: VehicleType, startSlot: number, endSlot: number): number;
+  /** The merchant validation redeemed on a stay, if any (absent in views without validations). */
+  validationFor?(sessionId: string): SessionValidation | undefined;
 }
 
 /** An entry as the ledger writes it: the plan plus where and when it happened. */
@@ -145,6 +149,8 @@ export interface EntryRecord extends EntryPlan {
   laneId: string | null;
   correlationId: string | null;
 }
+
+export type { SessionValidation };
 
 export interface ExitRecord {
   sessionId: string;
@@ -156,6 +162,8 @@ export interface ExitRecord {
   settlement: Settlement;
   /** Amount owed when settlement is 'owed' (charge minus cash already paid). */
   owed: Money | null;
+  /** The merchant validation applied to the fee, reported with the exit. */
+  validation?: ValidationUse | null;
 }
 
 /** What one committed write produced, for the event bus and the sync client. */
