@@ -33,6 +33,7 @@ import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { lotRoutes } from './routes/lots.js';
 import { ratePlanRoutes } from './routes/rate-plans.js';
+import { validationRoutes } from './routes/validations.js';
 import { reportRoutes } from './routes/reports.js';
 import { reservationRoutes } from './routes/reservations.js';
 
@@ -104,6 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(keyRoutes);
   await app.register(lotRoutes);
   await app.register(ratePlanRoutes);
+  await app.register(validationRoutes);
   await app.register(reservationRoutes);
   await app.register(gateRoutes);
   await app.register(fleetRoutes, { sync: deps.fleet ?? (() => null) });

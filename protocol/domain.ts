@@ -136,5 +136,5 @@ export const ReservationSchema = z.object({
 });
 export type Reservation = z.infer<typeof ReservationSchema>;
 
-export const Role = z.enum(['driver', 'partner', 'attendant', 'operator', 'admin']);
+export const Role = z.enum(['driver', 'partner', 'attendant', 'operator', 'admin', 'validator']);
 export type Role = z.infer<typeof Role>;

@@ -126,6 +126,21 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       }),
     },
     {
+      route: 'POST /v1/lots/{lotId}/validations',
+      expect: 201,
+      request: () => ({
+        token: admin.token,
+        params: { lotId },
+        headers: { 'idempotency-key': 'contract-validation-1' },
+        body: { kind: 'minutes', value: 60 },
+      }),
+    },
+    {
+      route: 'GET /v1/lots/{lotId}/validations/report',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { lotId } }),
+    },
+    {
       route: 'GET /v1/lots/{lotId}/price',
       expect: 200,
       request: () => ({ params: { lotId }, query: { vehicleType: 'car', ...window } }),
