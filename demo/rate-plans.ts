@@ -2,7 +2,8 @@ import type { RatePlanInput } from '../protocol/rate-plan.js';
 
 /**
  * The demo lots' rate plans (docs/pricing.md): a day band, an early bird and an evening flat each,
- * so the traffic generator's drive-ups and bookings show itemised, time-of-day prices.
+ * so the traffic generator's drive-ups and bookings show itemised, time-of-day prices. No free
+ * minutes: the demo's stays last minutes, and every drive-up should pay something at the exit.
  */
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri'] as const;
@@ -10,7 +11,7 @@ const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri'] as const;
 export const RIVERSIDE_PLAN: RatePlanInput = {
   currency: 'EUR',
   hourlyRate: 200,
-  freeMinutes: 10,
+  freeMinutes: 0,
   graceMinutes: 5,
   dailyMax: 2400,
   lostTicketFee: 4800,
@@ -39,7 +40,7 @@ export const RIVERSIDE_PLAN: RatePlanInput = {
 export const CENTRAL_PLAN: RatePlanInput = {
   currency: 'EUR',
   hourlyRate: 300,
-  freeMinutes: 15,
+  freeMinutes: 0,
   graceMinutes: 5,
   dailyMax: 3600,
   lostTicketFee: 7200,

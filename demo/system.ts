@@ -27,6 +27,7 @@ import { type CloudSyncHandle, cloudSyncHandle } from './cloud-sync.js';
 import { LinkRelay, targetOf } from './link.js';
 import { DEMO_CLOUD_ACCOUNTS, DEMO_LOTS, type DemoLot } from './lots.js';
 import { DemoTraffic, type TrafficEvent, type TrafficOptions } from './traffic.js';
+import { DEMO_MERCHANTS, DemoMerchant } from './validations.js';
 
 /**
  * The whole parkedge system in one process, as `npm start` runs it and the browser test boots it:
@@ -310,6 +311,11 @@ async function seedCloud(
   await admin
     .request('POST', '/v1/users', { ...DEMO_CLOUD_ACCOUNTS.driver, role: 'driver', lotIds: [] })
     .catch(ignoreExisting);
+  for (const m of DEMO_MERCHANTS.filter((d) => lotIds.includes(d.lotId))) {
+    await admin
+      .request('POST', '/v1/users', { ...m.account, role: 'validator', lotIds: [m.lotId] })
+      .catch(ignoreExisting);
+  }
   const { keys } = await admin.request<{ keys: unknown[] }>('GET', '/v1/keys');
   cloudSync?.lotsChanged(lotIds);
   ctx.progress(`cloud: seeded ${lotDefs.length} lots and the admin, operator and driver accounts`);
@@ -390,6 +396,18 @@ async function startLot(
   };
 }
 
+/** The lot's demo merchant, validating drive-ups through the cloud and the lot's attendant API. */
+function merchantFor(ctx: StartContext, cloudUrl: string, l: DemoLotRuntime) {
+  const def = DEMO_MERCHANTS.find((m) => m.lotId === l.def.id);
+  if (def === undefined) return {};
+  const edge = {
+    url: l.uiUrl,
+    attendant: { username: l.def.attendant.username, password: l.def.attendant.password },
+  };
+  const merchant = new DemoMerchant(def, cloudUrl, edge, seededRandom((ctx.options.seed ?? 1) + 7));
+  return { validate: (plate: string) => merchant.validate(plate) };
+}
+
 /** The traffic generator over every lot (started unless options.traffic is false). */
 function startTraffic(ctx: StartContext, cloudUrl: string, lots: Map<string, DemoLotRuntime>): DemoTraffic {
   const { options } = ctx;
@@ -401,6 +419,7 @@ function startTraffic(ctx: StartContext, cloudUrl: string, lots: Map<string, Dem
       entry: l.entry,
       exit: l.exit,
       knowsReservation: (id: string) => l.edge.store.mirror.reservationById(id) !== undefined,
+      ...merchantFor(ctx, cloudUrl, l),
     })),
     random: seededRandom(options.seed ?? 1),
     clock: ctx.clock,

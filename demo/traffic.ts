@@ -28,13 +28,15 @@ export interface TrafficLot {
   exit: SimLaneControl;
   /** True once the lot's controller holds the reservation (sync delivered it). */
   knowsReservation?: (reservationId: string) => boolean;
+  /** A merchant validates this drive-up's stay (demo/validations.ts); what it got. */
+  validate?: (plate: string) => Promise<string>;
 }
 
 export interface TrafficEvent {
   lotId: string;
   kind: VisitorKind;
   plate: string;
-  what: 'booked' | 'arrived' | 'admitted' | 'refused' | 'left' | 'stuck' | 'booking-failed';
+  what: 'booked' | 'arrived' | 'admitted' | 'refused' | 'left' | 'stuck' | 'booking-failed' | 'validated';
   detail?: string;
 }
 
@@ -286,6 +288,13 @@ export class DemoTraffic {
       this.#timers.add(t);
     });
     if (this.#stopped) return;
+    // Every other drive-up went to the cinema / the mall, which validates its parking.
+    if (kind === 'drive-up' && lot.validate && this.#o.random.int(2) === 0) {
+      await lot.validate(plate).then(
+        (detail) => this.#emit({ lotId: lot.lotId, kind, plate, what: 'validated', detail }),
+        (err: unknown) => this.#o.logger.warn({ err, lotId: lot.lotId, plate }, 'demo validation failed'),
+      );
+    }
     await queues.exit
       .push(() => this.#leave(lot, visitor))
       .catch((err: unknown) => this.#o.logger.warn({ err, lotId: lot.lotId, plate }, 'demo exit failed'));
