@@ -1,7 +1,9 @@
 import { decodeCredential, type PublicKeyEntry, verifyCredential } from '../../protocol/credential.js';
 import type { LotConfig, Reservation, ReservationStatus, Spot } from '../../protocol/domain.js';
 import { type Money, money } from '../../protocol/money.js';
+import { isValidationCode } from '../../protocol/validation.js';
 import { exitFee } from './exit-fee.js';
+import { validationAtLane } from './validation-at-lane.js';
 import { matchPlate, normalizePlate } from '../../protocol/plates.js';
 import { SLOT_MS, slotOf, slotStartMs } from '../../protocol/slots.js';
 import type { EntryPlan, SessionKind, StoreView, VehicleSession } from '../store/types.js';
@@ -470,6 +472,10 @@ function decideExit(
     return { kind: 'wait', reason, display: messages.scanQr(), driveupPlate: null };
   }
   if (credential.kind === 'qr') {
+    if (isValidationCode(credential.text)) {
+      const v = validationAtLane(ctx, view, credential.text, nowMs);
+      return refuse(v.reason, v.display, null, null);
+    }
     const qr = checkQr(ctx, credential.text, nowMs);
     if (!qr.ok) {
       return refuse(

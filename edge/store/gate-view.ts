@@ -10,7 +10,7 @@ import type { ValidationStore } from './validations.js';
 export function gateView(
   mirror: Pick<MirrorStore, 'reservationById' | 'reservationsForPlate' | 'bookableFree'>,
   ledger: Pick<GateLedger, 'insideByPlate' | 'insideByReservation' | 'passbackState' | 'driveupInside'>,
-  validations?: Pick<ValidationStore, 'forSession'>,
+  validations?: Pick<ValidationStore, 'forSession' | 'used'>,
 ): StoreView {
   return {
     reservationById: (id) => mirror.reservationById(id),
@@ -21,5 +21,6 @@ export function gateView(
     passbackState: (reservationId) => ledger.passbackState(reservationId),
     driveupInside: () => ledger.driveupInside(),
     validationFor: (sessionId) => validations?.forSession(sessionId),
+    validationUsed: (validationId) => validations?.used(validationId) ?? false,
   };
 }

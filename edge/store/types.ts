@@ -140,6 +140,8 @@ export interface StoreView {
   bookableFree(vehicleType: VehicleType, startSlot: number, endSlot: number): number;
   /** The merchant validation redeemed on a stay, if any (absent in views without validations). */
   validationFor?(sessionId: string): SessionValidation | undefined;
+  /** Whether this lot has recorded a use of the validation. */
+  validationUsed?(validationId: string): boolean;
 }
 
 /** An entry as the ledger writes it: the plan plus where and when it happened. */

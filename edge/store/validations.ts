@@ -55,6 +55,10 @@ export class ValidationStore {
     };
   }
 
+  used(validationId: string): boolean {
+    return this.#q.byId.get(validationId) !== undefined;
+  }
+
   forSession(sessionId: string): SessionValidation | undefined {
     const row = this.#q.bySession.get(sessionId);
     return row === undefined ? undefined : toValidation(row);

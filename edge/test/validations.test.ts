@@ -100,6 +100,22 @@ t.test('a validation lowers the exit fee once, offline, and is reported with the
     },
   );
 
+  // At the exit lane's scanner: checked offline, refused with the reason on the display.
+  const atLane = async (text: string) => {
+    void s.exit.vehicleArrives('VAL002', { unreadable: true });
+    await s.run(400);
+    void s.exit.presentQr(text);
+    await s.run(2000);
+    const shown = s.exit.display.current();
+    void s.exit.backOut();
+    await s.run(15_000);
+    return shown;
+  };
+  t.same(await atLane(code()), ['Validation already used', 'Please see attendant']);
+  t.same(await atLane(code({ id: 'v-7', exp: T0 + HOUR })), ['Validation expired', 'Please see attendant']);
+  t.same(await atLane(code({ id: 'v-8', lot: 'lot-other' })), ['Validation is for another car park']);
+  t.same(await atLane(code({ id: 'v-9' })), ['Validation: please see', 'the attendant at the booth']);
+
   void s.exit.vehicleArrives('VAL001', { misread: false });
   await s.run(400);
   t.match(s.exit.display.current().join(' '), /5[.,]00/, 'the lane shows the validated fee');
