@@ -41,6 +41,8 @@ import { receiptRoutes } from './receipts/routes.js';
 import { reconciliationRoutes } from './reports/reconciliation-routes.js';
 import { permitRoutes } from './routes/permits.js';
 import { lotLayoutRoutes } from './routes/lot-layout.js';
+import { ratePlanRoutes } from './routes/rate-plans.js';
+import { validationRoutes } from './routes/validations.js';
 import { reportRoutes } from './routes/reports.js';
 import { reservationRoutes } from './routes/reservations.js';
 
@@ -116,6 +118,8 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(authRoutes);
   await app.register(keyRoutes);
   await app.register(lotRoutes);
+  await app.register(ratePlanRoutes);
+  await app.register(validationRoutes);
   await app.register(reservationRoutes);
   await app.register(permitRoutes);
   await app.register(lotLayoutRoutes);

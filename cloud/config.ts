@@ -49,6 +49,8 @@ export interface CloudConfig {
     reservePerLotPerMinute: number;
     /** Reservations per user per minute; default a twentieth of the per-lot limit. */
     reservePerUserPerMinute?: number;
+    /** Lot browsing (list, lot, capacity, price) without an account, per client address per minute (default 120). */
+    browsePerAddressPerMinute?: number;
     /** Log-in, register and refresh attempts per client address per minute (default 30). */
     authPerAddressPerMinute?: number;
     /** Log-in and register attempts per account (email) per minute (default 10). */
@@ -147,6 +149,7 @@ export const EnvSchema = z.object({
   RATE_LIMIT_RESERVE_PER_LOT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
   RATE_LIMIT_RESERVE_PER_USER_PER_MINUTE: z.coerce.number().int().min(1).default(60),
   RATE_LIMIT_AUTH_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  RATE_LIMIT_BROWSE_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(120),
   RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   AUTH_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
@@ -283,6 +286,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
       reservePerLotPerMinute: e.RATE_LIMIT_RESERVE_PER_LOT_PER_MINUTE,
       reservePerUserPerMinute: e.RATE_LIMIT_RESERVE_PER_USER_PER_MINUTE,
       authPerAddressPerMinute: e.RATE_LIMIT_AUTH_PER_ADDRESS_PER_MINUTE,
+      browsePerAddressPerMinute: e.RATE_LIMIT_BROWSE_PER_ADDRESS_PER_MINUTE,
       authPerAccountPerMinute: e.RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE,
       hashConcurrency: e.AUTH_HASH_CONCURRENCY,
       hashQueue: e.AUTH_HASH_CONCURRENCY * 4,

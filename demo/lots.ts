@@ -1,4 +1,6 @@
 import type { LotPolicy, Spot, VehicleType } from '../protocol/domain.js';
+import type { RatePlanInput } from '../protocol/rate-plan.js';
+import { CENTRAL_PLAN, RIVERSIDE_PLAN } from './rate-plans.js';
 
 /**
  * The two demo lots `npm start` runs: a small surface lot (40 spots, one level) and a larger garage
@@ -12,6 +14,8 @@ export interface DemoLot {
   timeZone: string;
   location: { lat: number; lng: number };
   rates: { currency: string; hourlyRate: number; dailyMax: number | null; dynamicPricing: null };
+  /** The lot's rate plan (demo/rate-plans.ts); `rates` stays as the card it replaces. */
+  ratePlan: RatePlanInput;
   policy: Partial<LotPolicy>;
   spots: Spot[];
   /** All simulated: the demo has no real barriers (the edge says so at start-up). */
@@ -55,6 +59,7 @@ export const DEMO_LOTS: readonly DemoLot[] = [
     timeZone: 'Europe/Amsterdam',
     location: { lat: 52.3702, lng: 4.8952 },
     rates: { currency: 'EUR', hourlyRate: 300, dailyMax: 2400, dynamicPricing: null },
+    ratePlan: RIVERSIDE_PLAN,
     policy: POLICY,
     spots: spots([
       {
@@ -83,6 +88,7 @@ export const DEMO_LOTS: readonly DemoLot[] = [
     timeZone: 'Europe/Amsterdam',
     location: { lat: 52.3791, lng: 4.9003 },
     rates: { currency: 'EUR', hourlyRate: 450, dailyMax: 3600, dynamicPricing: null },
+    ratePlan: CENTRAL_PLAN,
     policy: POLICY,
     spots: spots([
       {

@@ -126,6 +126,8 @@ function vehicleLine(e: Pick<TrafficEvent, 'plate' | 'what' | 'detail'> & { kind
       return `${who} paid ${e.detail ?? ''} at the exit`;
     case 'stuck':
       return `${who} could not leave — "${e.detail ?? ''}" (attendant needed)`;
+    case 'validated':
+      return `${who} validated — ${e.detail ?? ''}`;
     case 'booking-failed':
       return `${who} could not book: ${e.detail ?? ''}`;
     default:

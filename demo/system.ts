@@ -29,6 +29,7 @@ import { LinkRelay, targetOf } from './link.js';
 import { DEMO_CLOUD_ACCOUNTS, DEMO_LOTS, type DemoLot } from './lots.js';
 import { permitPlatesOf, seedPermits } from './permits.js';
 import { DemoTraffic, type TrafficEvent, type TrafficOptions } from './traffic.js';
+import { DEMO_MERCHANTS, DemoMerchant } from './validations.js';
 
 /**
  * The whole parkedge system in one process, as `npm start` runs it and the browser test boots it:
@@ -312,6 +313,8 @@ async function seedCloud(
   };
   for (const def of lotDefs) {
     await admin.request('POST', '/v1/lots', lotOf(def)).catch(ignoreExisting);
+    // A lot kept from an earlier run gets today's plan too.
+    await admin.request('PUT', `/v1/lots/${def.id}/rate-plan`, def.ratePlan);
   }
   const lotIds = lotDefs.map((l) => l.id);
   await seedOperator(admin, lotIds);
@@ -323,6 +326,11 @@ async function seedCloud(
     .catch(ignoreExisting);
   const permits = await seedPermits(admin, lotIds, ctx.clock.now());
   if (permits > 0) ctx.progress(`cloud: issued ${permits} demo permits`);
+  for (const m of DEMO_MERCHANTS.filter((d) => lotIds.includes(d.lotId))) {
+    await admin
+      .request('POST', '/v1/users', { ...m.account, role: 'validator', lotIds: [m.lotId] })
+      .catch(ignoreExisting);
+  }
   const { keys } = await admin.request<{ keys: unknown[] }>('GET', '/v1/keys');
   cloudSync?.lotsChanged(lotIds);
   ctx.progress(`cloud: seeded ${lotDefs.length} lots and the admin, operator and driver accounts`);
@@ -337,6 +345,7 @@ function lotOf(def: DemoLot) {
     timeZone: def.timeZone,
     location: def.location,
     rates: def.rates,
+    ratePlan: def.ratePlan,
     policy: def.policy,
     spots: def.spots,
   };
@@ -402,6 +411,18 @@ async function startLot(
   };
 }
 
+/** The lot's demo merchant, validating drive-ups through the cloud and the lot's attendant API. */
+function merchantFor(ctx: StartContext, cloudUrl: string, l: DemoLotRuntime) {
+  const def = DEMO_MERCHANTS.find((m) => m.lotId === l.def.id);
+  if (def === undefined) return {};
+  const edge = {
+    url: l.uiUrl,
+    attendant: { username: l.def.attendant.username, password: l.def.attendant.password },
+  };
+  const merchant = new DemoMerchant(def, cloudUrl, edge, seededRandom((ctx.options.seed ?? 1) + 7));
+  return { validate: (plate: string) => merchant.validate(plate) };
+}
+
 /** The traffic generator over every lot (started unless options.traffic is false). */
 function startTraffic(ctx: StartContext, cloudUrl: string, lots: Map<string, DemoLotRuntime>): DemoTraffic {
   const { options } = ctx;
@@ -414,6 +435,7 @@ function startTraffic(ctx: StartContext, cloudUrl: string, lots: Map<string, Dem
       exit: l.exit,
       knowsReservation: (id: string) => l.edge.store.mirror.reservationById(id) !== undefined,
       permitPlates: permitPlatesOf(l.def.id),
+      ...merchantFor(ctx, cloudUrl, l),
     })),
     random: seededRandom(options.seed ?? 1),
     clock: ctx.clock,

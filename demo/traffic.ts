@@ -39,13 +39,15 @@ export interface TrafficLot {
   knowsReservation?: (reservationId: string) => boolean;
   /** Plates of the lot's permits (demo/permits.ts); none = no permit holders come. */
   permitPlates?: readonly string[];
+  /** A merchant validates this drive-up's stay (demo/validations.ts); what it got. */
+  validate?: (plate: string) => Promise<string>;
 }
 
 export interface TrafficEvent {
   lotId: string;
   kind: VisitorKind;
   plate: string;
-  what: 'booked' | 'arrived' | 'admitted' | 'refused' | 'paid' | 'left' | 'stuck' | 'booking-failed';
+  what: 'booked' | 'arrived' | 'admitted' | 'refused' | 'paid' | 'left' | 'stuck' | 'booking-failed' | 'validated';
   detail?: string;
 }
 
@@ -308,6 +310,13 @@ export class DemoTraffic {
       this.#timers.add(t);
     });
     if (this.#stopped) return;
+    // Every other drive-up went to the cinema / the mall, which validates its parking.
+    if (kind === 'drive-up' && lot.validate && this.#o.random.int(2) === 0) {
+      await lot.validate(plate).then(
+        (detail) => this.#emit({ lotId: lot.lotId, kind, plate, what: 'validated', detail }),
+        (err: unknown) => this.#o.logger.warn({ err, lotId: lot.lotId, plate }, 'demo validation failed'),
+      );
+    }
     await queues.exit
       .push(() => this.#leave(lot, visitor))
       .catch((err: unknown) => this.#o.logger.warn({ err, lotId: lot.lotId, plate }, 'demo exit failed'));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AccessBandSchema, ClosureSchema } from './hours.js';
+import { RatePlanSchema } from './rate-plan.js';
 
 /**
  * The domain vocabulary shared by cloud, edge and simulator. zod objects are non-strict:
@@ -109,6 +110,8 @@ export const LotConfigSchema = z.object({
   timeZone: z.string().min(1).max(64),
   location: GeoPoint,
   rates: RateCardSchema,
+  /** The lot's rate plan (docs/pricing.md); null: priced by `rates` alone (hourly + daily cap). */
+  ratePlan: RatePlanSchema.nullable().optional(),
   policy: LotPolicySchema.default(LotPolicySchema.parse({})),
   spots: z.array(SpotSchema).min(1).max(20_000),
 });
@@ -146,5 +149,5 @@ export const ReservationSchema = z.object({
 });
 export type Reservation = z.infer<typeof ReservationSchema>;
 
-export const Role = z.enum(['driver', 'partner', 'attendant', 'operator', 'admin']);
+export const Role = z.enum(['driver', 'partner', 'attendant', 'operator', 'admin', 'validator']);
 export type Role = z.infer<typeof Role>;

@@ -1,18 +1,27 @@
-import { type Money, overstayCharge, priceWindow, type RateCard } from './money.js';
-import { SLOT_MS, slotOf, slotStartMs } from './slots.js';
+import type { VehicleType } from './domain.js';
+import type { Money } from './money.js';
+import { effectivePlan, type PricedLot, priceOverstay, priceStay } from './pricing.js';
 
 /**
- * What leaving costs, by the rule the edge's exit decision applies (docs/architecture.md, "Money and
- * pricing"), so the cloud quotes an exit fee from the lot's session data exactly as the lane would
- * charge it: a drive-up pays every started 15 minutes from its arrival slot (at least one), per
- * local day capped, at 0 % occupancy; a booking pays only its overstay past the exit grace.
+ * What leaving costs, by the lot's rate plan and the same pricing functions the edge's exit lane
+ * uses (edge/lane/exit-fee.ts), so the cloud quotes an exit fee from the lot's session data exactly
+ * as the lane would charge it: a drive-up pays its stay from entry to now (priced as a car, as the
+ * lane does: a session carries no vehicle type); a booking pays only its overstay past the exit grace.
+ * A merchant validation redeemed at the lot is applied there, not here (the quote can be higher).
  */
-export function driveUpFee(rates: RateCard, timeZone: string, enteredAtMs: number, nowMs: number): Money {
-  const slots = Math.max(1, Math.ceil((nowMs - enteredAtMs) / SLOT_MS));
-  const startMs = slotStartMs(slotOf(enteredAtMs));
-  return priceWindow(rates, { startMs, endMs: startMs + slots * SLOT_MS }, timeZone);
+export function driveUpFee(lot: PricedLot, enteredAtMs: number, nowMs: number): Money {
+  return priceStay(
+    effectivePlan(lot),
+    { entryMs: enteredAtMs, exitMs: nowMs, vehicleType: 'car' },
+    lot.timeZone,
+  ).total;
 }
 
-export function bookingExitFee(rates: RateCard, endMs: number, nowMs: number, graceMinutes: number): Money {
-  return overstayCharge(rates, nowMs - endMs, graceMinutes);
+export function bookingExitFee(
+  lot: PricedLot,
+  booked: { endMs: number; vehicleType: VehicleType },
+  nowMs: number,
+  graceMinutes: number,
+): Money {
+  return priceOverstay(effectivePlan(lot), { ...booked, exitMs: nowMs }, graceMinutes, lot.timeZone).total;
 }

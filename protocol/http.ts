@@ -1,5 +1,6 @@
 import { AccessBandSchema, ClosureSchema } from './hours.js';
 import { z } from 'zod';
+import { RatePlanSchema } from './rate-plan.js';
 import {
   GeoPoint,
   Id,
@@ -239,6 +240,8 @@ export const LotView = z
     rates: RateCardView,
     policy: LotPolicyView,
     spots: z.array(SpotView),
+    /** The lot's rate plan (docs/pricing.md), or null when `rates` alone prices it. */
+    ratePlan: RatePlanSchema.nullable().optional(),
     /** Bumped on every change of configuration (the edge's config version). */
     version: z.number().int().nonnegative(),
   })

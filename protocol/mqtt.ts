@@ -12,6 +12,7 @@ import {
 import { PermitSchema } from './permits.js';
 import { MoneyStateBody } from './money-sync.js';
 import { type Result, err, ok } from './result.js';
+import { ValidationUseSchema } from './validation.js';
 
 /**
  * The MQTT contract between lots and the cloud (docs/architecture.md#sync-protocol): topics, the envelope and
@@ -210,6 +211,8 @@ export const GateEventSchema = z.discriminatedUnion('kind', [
     charge: MoneySchema.nullable(),
     overstayMinutes: z.number().int().nonnegative(),
     settlement: z.enum(['none', 'cloud', 'cash', 'owed']),
+    /** A merchant validation that lowered the fee (docs/pricing.md#validations). */
+    validation: ValidationUseSchema.nullable().optional(),
   }),
   z.object({
     ...EventBase,

@@ -10,7 +10,7 @@ import type {
 } from '../cloud/sync/ports.js';
 import { ACTIVE_STATUSES, ELIGIBLE_SPOT_TYPES, type Reservation } from '../protocol/domain.js';
 import type { Change, ChangeReason } from '../protocol/mqtt.js';
-import { overstayCharge, priceWindow } from '../protocol/money.js';
+import { bookingPrice, effectivePlan, priceOverstay } from '../protocol/pricing.js';
 import type { Random } from '../protocol/random.js';
 import { SLOT_MS } from '../protocol/slots.js';
 
@@ -71,7 +71,7 @@ export class CloudModel implements ChangeLog, ConfigSource, ReservationEffects {
       end: new Date(endMs).toISOString(),
       status: 'TENTATIVE',
       kind: 'booking',
-      price: priceWindow(lot.rates, { startMs, endMs }, lot.timeZone),
+      price: bookingPrice(lot, 'car', { startMs, endMs }).total,
     };
     this.holdExpiry.set(r.id, this.now() + lot.policy.holdMinutes * 60_000);
     this.#append(lotId, 'created', r);
@@ -221,7 +221,12 @@ export class CloudModel implements ChangeLog, ConfigSource, ReservationEffects {
     }
     this.facts.set(key, 'completed');
     const lot = this.configs.get(lotId)!.lot;
-    const fee = overstayCharge(lot.rates, atMs - Date.parse(r.end), lot.policy.exitGraceMinutes);
+    const fee = priceOverstay(
+      effectivePlan(lot),
+      { endMs: Date.parse(r.end), exitMs: atMs, vehicleType: r.vehicleType },
+      lot.policy.exitGraceMinutes,
+      lot.timeZone,
+    ).total;
     if (fee.amount > 0 && r.kind === 'booking')
       this.payments.push({ reservationId, kind: 'overstay', amount: fee.amount, key: `overstay:${factKey}` });
     this.#append(lotId, 'completed', { ...r, status: 'COMPLETED' });

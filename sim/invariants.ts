@@ -1,5 +1,5 @@
 import { ACTIVE_STATUSES } from '../protocol/domain.js';
-import { overstayCharge } from '../protocol/money.js';
+import { effectivePlan, priceOverstay } from '../protocol/pricing.js';
 import type { World } from './world.js';
 
 /**
@@ -247,11 +247,12 @@ function money(w: World): Violation[] {
     if (r.status === 'COMPLETED') {
       const at = exits.get(r.id);
       if (at)
-        due += overstayCharge(
-          lot.rates,
-          Date.parse(at) - Date.parse(r.end),
+        due += priceOverstay(
+          effectivePlan(lot),
+          { endMs: Date.parse(r.end), exitMs: Date.parse(at), vehicleType: r.vehicleType },
           lot.policy.exitGraceMinutes,
-        ).amount;
+          lot.timeZone,
+        ).total.amount;
     }
     if (refunded) due -= r.price.amount;
     if (charged !== due) out.push({ invariant: 'money', detail: `${r.id}: charged ${charged}, due ${due}` });

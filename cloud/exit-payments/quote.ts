@@ -1,4 +1,5 @@
 import type { ExitFeeQuote } from '../../protocol/debts.js';
+import type { VehicleType } from '../../protocol/domain.js';
 import { bookingExitFee, driveUpFee } from '../../protocol/exit-fee.js';
 import { money } from '../../protocol/money.js';
 import { toIso } from '../../protocol/slots.js';
@@ -7,7 +8,7 @@ import type { LotRecord } from '../repositories/lots.js';
 
 /**
  * The exit fee of a stay, computed by the cloud from the lot's own session data (the entry events
- * the lot uploaded, folded into gate_sessions) and the lot's rates — never from a client's amount.
+ * the lot uploaded, folded into gate_sessions) and the lot's rate plan — never from a client's amount.
  */
 
 interface StayRow {
@@ -49,17 +50,22 @@ export async function quoteExit(
 ): Promise<(ExitFeeQuote & { reservationId: string | null }) | null> {
   const stay = await stayOfPlate(q, lot.id, plate);
   if (stay === null) return null;
-  let fee = driveUpFee(lot.rates, lot.timeZone, stay.entered_at.getTime(), nowMs);
+  let fee = driveUpFee(lot, stay.entered_at.getTime(), nowMs);
   if (stay.reservation_id !== null) {
-    const r = await q.query<{ end_at: Date }>(
-      'select end_at from reservations where id = $1 and lot_id = $2',
+    const r = await q.query<{ end_at: Date; vehicle_type: VehicleType }>(
+      'select end_at, vehicle_type from reservations where id = $1 and lot_id = $2',
       [stay.reservation_id, lot.id],
     );
-    const endAt = r.rows[0]?.end_at;
+    const booked = r.rows[0];
     fee =
-      endAt === undefined
+      booked === undefined
         ? money(0, lot.rates.currency)
-        : bookingExitFee(lot.rates, endAt.getTime(), nowMs, lot.policy.exitGraceMinutes);
+        : bookingExitFee(
+            lot,
+            { endMs: booked.end_at.getTime(), vehicleType: booked.vehicle_type },
+            nowMs,
+            lot.policy.exitGraceMinutes,
+          );
   }
   const paid = await paidForSession(q, lot.id, stay.session_id);
   const currency = lot.rates.currency;

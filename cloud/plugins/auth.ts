@@ -13,7 +13,8 @@ import { definePlugin } from '../plugin.js';
  */
 
 /** 'optional': public, but a presented token is verified and sets `req.user` (signed-link routes). */
-export type Access = 'public' | 'optional' | 'authenticated' | readonly Role[];
+/** 'browse': anyone; a presented access token is still checked and identifies the user (rate limits). */
+export type Access = 'public' | 'optional' | 'browse' | 'authenticated' | readonly Role[];
 
 export interface AuthUser {
   id: string;
@@ -89,6 +90,10 @@ function presentedToken(req: FastifyRequest): string {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+function hasSessionCookie(req: FastifyRequest): boolean {
+  return sessionCookieOf(req.headers.cookie) !== null;
+}
+
 export const authPlugin = definePlugin(
   async (app) => {
     const { config, clock } = app;
@@ -160,9 +165,10 @@ export const authPlugin = definePlugin(
         }
         return;
       }
+      if (access === 'browse' && req.headers.authorization === undefined && !hasSessionCookie(req)) return;
       const user = authenticate(req);
       req.user = user;
-      if (access !== 'authenticated' && !access.includes(user.role)) {
+      if (access !== 'authenticated' && access !== 'browse' && !access.includes(user.role)) {
         throw new HttpError({ status: 403, error: 'forbidden', message: `a ${user.role} may not do this` });
       }
     });

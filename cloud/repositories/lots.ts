@@ -11,6 +11,7 @@ import {
 } from '../../protocol/domain.js';
 import type { CreateLotBody, LotView } from '../../protocol/http.js';
 import type { RateCard } from '../../protocol/money.js';
+import { type RatePlan, RatePlanSchema } from '../../protocol/rate-plan.js';
 import type { Random } from '../../protocol/random.js';
 import { ok, type Result } from '../../protocol/result.js';
 import { slotOf, toIso } from '../../protocol/slots.js';
@@ -26,6 +27,8 @@ export interface LotRecord {
   timeZone: string;
   location: { lat: number; lng: number };
   rates: RateCard;
+  /** The lot's rate plan, or null when `rates` alone prices it (protocol/pricing.ts effectivePlan). */
+  ratePlan: RatePlan | null;
   policy: LotPolicy;
   /** Slot of bit 0 in every spot bitmap of the lot; fixed at creation. */
   baseSlot: number;
@@ -41,6 +44,7 @@ interface LotRow {
   lat: number;
   lng: number;
   rates: unknown;
+  rate_plan: unknown;
   policy: unknown;
   base_slot: number;
   version: number;
@@ -53,6 +57,7 @@ function toRecord(row: LotRow): LotRecord {
     timeZone: row.time_zone,
     location: { lat: row.lat, lng: row.lng },
     rates: RateCardSchema.parse(row.rates),
+    ratePlan: row.rate_plan === null ? null : RatePlanSchema.parse(row.rate_plan),
     policy: LotPolicySchema.parse(row.policy),
     baseSlot: row.base_slot,
     version: row.version,
@@ -78,12 +83,14 @@ export interface LotRepository {
    * is kept of it, so its next read and every search see the change at once (else within 1 s).
    */
   forget(lotId: string): void;
+  /** Replace the lot's rate plan (null: back to its `rates` card) and bump its config version. */
+  setRatePlan(lotId: string, plan: RatePlan | null): Promise<boolean>;
   /** Operators and attendants of the lot. */
   isStaff(lotId: string, userId: string): Promise<boolean>;
   addStaff(lotId: string, userId: string): Promise<void>;
 }
 
-const LOT_COLS = 'id, name, time_zone, lat, lng, rates, policy, base_slot, version';
+const LOT_COLS = 'id, name, time_zone, lat, lng, rates, rate_plan, policy, base_slot, version';
 const LOT_SQL = `select ${LOT_COLS} from lots where id = $1`;
 /** Spots as the HTTP view lists them, and as the edge's config carries them. */
 const VIEW_SPOTS_SQL =
@@ -101,6 +108,7 @@ export function lotConfigOf(lot: LotRecord, spots: Spot[]): LotConfig {
     timeZone: lot.timeZone,
     location: lot.location,
     rates: lot.rates,
+    ratePlan: lot.ratePlan,
     policy: lot.policy,
     spots,
   };
@@ -132,6 +140,15 @@ export function createLotRepository(deps: { db: Database; clock: Clock; random: 
     forget(lotId) {
       env.cache.delete(lotId);
       directory.invalidate();
+    },
+    async setRatePlan(lotId, plan) {
+      const rows = await env.db.rows(
+        'update lots set rate_plan = $2, version = version + 1, updated_at = $3 where id = $1 returning id',
+        [lotId, plan === null ? null : JSON.stringify(plan), toIso(env.clock.now())],
+      );
+      env.cache.delete(lotId);
+      env.directory.invalidate();
+      return rows.length > 0;
     },
     async isStaff(lotId, userId) {
       const rows = await env.db.rows('select 1 from lot_staff where lot_id = $1 and user_id = $2', [
@@ -195,8 +212,8 @@ async function createLot(
   try {
     await env.db.tx(async (q) => {
       await q.query(
-        `insert into lots (id, name, time_zone, lat, lng, rates, policy, base_slot, created_by, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
+        `insert into lots (id, name, time_zone, lat, lng, rates, policy, base_slot, created_by, created_at, updated_at, rate_plan)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)`,
         [
           id,
           body.name,
@@ -208,6 +225,7 @@ async function createLot(
           slotOf(now),
           actor.id,
           toIso(now),
+          body.ratePlan == null ? null : JSON.stringify(body.ratePlan),
         ],
       );
       await q.query(

@@ -13,6 +13,7 @@ import {
 import { validateWindow } from '../../protocol/slots.js';
 import { HttpError, unwrap } from '../errors.js';
 import type { CloudApi } from './api.js';
+import { browseRateLimit } from './browse.js';
 
 /** Lots: create, find, read, change, and the capacity quote for a window. */
 export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -52,15 +53,15 @@ function listLotsRoute(app: CloudApi): void {
   app.get(
     '/v1/lots',
     {
-      config: { access: 'authenticated' },
+      config: { access: 'browse', rateLimit: browseRateLimit(app, 'lots') },
       schema: {
         tags: ['lots'],
-        summary: 'Find lots, nearest first when lat/lng are given',
+        summary: 'Find lots, nearest first when lat/lng are given (no account needed)',
         description:
           'Give `lat` and `lng` together or neither (else 400 "give both lat and lng, or neither"); ' +
           '`radiusKm` needs them (else 400 "radiusKm needs lat and lng").',
         querystring: LotListQuery,
-        response: { 200: LotListResponse, 400: ErrorBody, 401: ErrorBody },
+        response: { 200: LotListResponse, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody },
       },
     },
     async (req) => ({ lots: await app.lots.list(req.query) }),
@@ -71,12 +72,12 @@ function getLotRoute(app: CloudApi): void {
   app.get(
     '/v1/lots/:lotId',
     {
-      config: { access: 'authenticated' },
+      config: { access: 'browse', rateLimit: browseRateLimit(app, 'lot') },
       schema: {
         tags: ['lots'],
-        summary: 'A lot with its spots, rates and policies',
+        summary: 'A lot with its spots, rates and policies (no account needed)',
         params: LotParams,
-        response: { 200: LotView, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
+        response: { 200: LotView, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 429: ErrorBody },
       },
     },
     async (req) => {
@@ -105,6 +106,20 @@ function patchLotRoute(app: CloudApi): void {
     },
     async (req) => {
       if (!(await app.canActOnLot(req.user, req.params.lotId))) throw notFound(req.params.lotId);
+      const current = await app.lots.get(req.params.lotId);
+      const planCurrency = current?.ratePlan?.currency;
+      if (
+        req.body.rates !== undefined &&
+        planCurrency !== undefined &&
+        req.body.rates.currency !== planCurrency
+      ) {
+        throw new HttpError({
+          status: 400,
+          error: 'invalid_body',
+          message: `the lot's rate plan is in ${planCurrency}: change the plan first (PUT /v1/lots/${req.params.lotId}/rate-plan)`,
+          field: 'body.rates.currency',
+        });
+      }
       const lot = await app.lots.patch(req.params.lotId, req.body);
       if (lot === null) throw notFound(req.params.lotId);
       return lot;
@@ -112,22 +127,15 @@ function patchLotRoute(app: CloudApi): void {
   );
 }
 
-/** Rate-limited per user: it is the call a search page makes most. */
+/** Rate-limited per user, or per address without an account: it is the call a search page makes most. */
 function capacityRoute(app: CloudApi): void {
   app.get(
     '/v1/lots/:lotId/capacity',
     {
-      config: {
-        access: 'authenticated',
-        rateLimit: {
-          max: app.config.rateLimits.capacityPerUserPerMinute,
-          timeWindow: 60_000,
-          keyGenerator: (req) => `capacity:${req.user?.id ?? req.ip}`,
-        },
-      },
+      config: { access: 'browse', rateLimit: browseRateLimit(app, 'capacity') },
       schema: {
         tags: ['lots'],
-        summary: 'How many spots are free for a vehicle type and window, and the price',
+        summary: 'How many spots are free for a vehicle type and window, and the price (no account needed)',
         params: LotParams,
         querystring: CapacityQuery,
         response: { 200: CapacityResponse, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 429: ErrorBody },

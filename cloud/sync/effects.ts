@@ -4,6 +4,7 @@ import type { Queryable } from '../db/database.js';
 import { openDebt } from '../debts/open.js';
 import { ALARM_KINDS, notifyGateAlarm, withDebtNotification } from '../notifications/outbox.js';
 import type { EventEffects, ReservationEffects, Sql, WireEvent } from './ports.js';
+import { recordValidationUse } from './validation-uses.js';
 
 /** Kinds whose arrival changes cloud state; everything else is only recorded in gate_events. */
 const EFFECTFUL = new Set<string>([
@@ -58,6 +59,7 @@ async function applyGateEvent(ctx: EffectContext, lotId: string, e: GateEvent): 
     case 'exit':
       if (e.reservationId) await ctx.reservations.depart(lotId, e.reservationId, atMs, e, factKey);
       if (e.charge && e.charge.amount > 0) await recordGateCharge(ctx.tx, lotId, e, e.charge);
+      await recordValidationUse(ctx.tx, lotId, e);
       return;
     case 'unable_to_collect':
       return recordDebt(ctx.tx, lotId, e);

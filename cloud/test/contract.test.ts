@@ -132,6 +132,44 @@ async function storySteps(cloud: TestCloud): Promise<ContractStep[]> {
       request: () => ({ token: driver.token, params: { lotId }, query: { vehicleType: 'car', ...window } }),
     },
     {
+      route: 'GET /v1/lots/{lotId}/rate-plan',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { lotId } }),
+    },
+    {
+      route: 'PUT /v1/lots/{lotId}/rate-plan',
+      expect: 200,
+      request: () => ({
+        token: admin.token,
+        params: { lotId },
+        body: {
+          currency: 'EUR',
+          hourlyRate: 400,
+          rules: [{ kind: 'band', name: 'Night', from: '00:00', to: '07:00', hourlyRate: 100 }],
+        },
+      }),
+    },
+    {
+      route: 'POST /v1/lots/{lotId}/validations',
+      expect: 201,
+      request: () => ({
+        token: admin.token,
+        params: { lotId },
+        headers: { 'idempotency-key': 'contract-validation-1' },
+        body: { kind: 'minutes', value: 60 },
+      }),
+    },
+    {
+      route: 'GET /v1/lots/{lotId}/validations/report',
+      expect: 200,
+      request: () => ({ token: admin.token, params: { lotId } }),
+    },
+    {
+      route: 'GET /v1/lots/{lotId}/price',
+      expect: 200,
+      request: () => ({ params: { lotId }, query: { vehicleType: 'car', ...window } }),
+    },
+    {
       route: 'POST /v1/reservations',
       expect: 201,
       request: () => ({

@@ -14,6 +14,7 @@ import { laneRoutes } from './routes/lanes.js';
 import { reportRoutes } from './routes/reports.js';
 import { loginRoutes, logoutRoutes, meRoutes } from './routes/session.js';
 import { probeRoutes, statusRoutes } from './routes/status.js';
+import { validationRoutes } from './routes/validations.js';
 import { vehicleRoutes } from './routes/vehicles.js';
 import { attendantViews } from './views.js';
 
@@ -53,6 +54,7 @@ export const attendantPlugin: FastifyPluginAsyncZod<{ edge: AttendantContext }> 
       statusRoutes,
       laneRoutes,
       vehicleRoutes,
+      validationRoutes,
       alarmRoutes,
       reportRoutes,
       debtRoutes,

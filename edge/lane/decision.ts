@@ -1,9 +1,13 @@
 import { decodeCredential, type PublicKeyEntry, verifyCredential } from '../../protocol/credential.js';
 import type { LotConfig, Reservation, ReservationStatus, Spot } from '../../protocol/domain.js';
-import { type Money, money, overstayCharge, priceWindow } from '../../protocol/money.js';
+import { type Money, money } from '../../protocol/money.js';
+import { isValidationCode } from '../../protocol/validation.js';
+import { exitFee } from './exit-fee.js';
+import { validationAtLane } from './validation-at-lane.js';
 import { matchPlate, normalizePlate } from '../../protocol/plates.js';
 import { SLOT_MS, slotOf, slotStartMs } from '../../protocol/slots.js';
 import type { EntryPlan, SessionKind, StoreView, VehicleSession } from '../store/types.js';
+import type { ValidationUse } from '../../protocol/validation.js';
 import { messages, type TimeFormatter } from './messages.js';
 import { permitEntryByPlate, permitEntryByQr } from './permit-decision.js';
 
@@ -49,6 +53,8 @@ export interface ExitPlan {
   cashPaid: Money | null;
   /** Still to settle at the gate (charge minus cash), null when nothing is due. */
   due: Money | null;
+  /** The merchant validation that lowered the charge, if any. */
+  validation?: ValidationUse | null;
 }
 
 export interface OverflowRequest {
@@ -485,6 +491,10 @@ function decideExit(
     return { kind: 'wait', reason, display: messages.scanQr(), driveupPlate: null };
   }
   if (credential.kind === 'qr') {
+    if (isValidationCode(credential.text)) {
+      const v = validationAtLane(ctx, view, credential.text, nowMs);
+      return refuse(v.reason, v.display, null, null);
+    }
     const qr = checkQr(ctx, credential.text, nowMs);
     if (!qr.ok) {
       return refuse(
@@ -520,24 +530,18 @@ export function exitCharge(
   nowMs: number,
 ): ExitPlan {
   const rates = ctx.lot.rates;
-  let charge: Money;
-  let overstayMinutes = 0;
-  if (session.kind === 'permit') {
-    // A permit owes nothing at the exit (docs/permits.md).
-    charge = money(0, rates.currency);
-  } else if (session.kind === 'booking') {
-    // The mirror may know a later end (an extension) than the one recorded at entry.
-    const mirrored = session.reservationId === null ? undefined : view.reservationById(session.reservationId);
-    const endMs = mirrored?.endMs ?? session.reservationEndMs ?? nowMs;
-    const overstayMs = nowMs - endMs;
-    charge = overstayCharge(rates, overstayMs, ctx.lot.policy.exitGraceMinutes);
-    overstayMinutes = overstayMs > 0 ? Math.ceil(overstayMs / MINUTE_MS) : 0;
-  } else {
-    // Per started 15 minutes of the stay, counted from arrival, daily cap per local day.
-    const slots = Math.max(1, Math.ceil((nowMs - session.enteredAt) / SLOT_MS));
-    const startMs = slotStartMs(slotOf(session.enteredAt));
-    charge = priceWindow(rates, { startMs, endMs: startMs + slots * SLOT_MS }, ctx.lot.timeZone);
-  }
+  // The mirror may know a later end (an extension) than the one recorded at entry.
+  const mirrored =
+    session.kind === 'booking' && session.reservationId !== null
+      ? view.reservationById(session.reservationId)
+      : undefined;
+  const { charge, overstayMinutes, validation } = exitFee(
+    ctx.lot,
+    session,
+    mirrored,
+    nowMs,
+    view.validationFor?.(session.id),
+  );
   const cash = session.cashPaid > 0 ? money(session.cashPaid, rates.currency) : null;
   const dueAmount = charge.amount - (cash?.amount ?? 0);
   return {
@@ -549,6 +553,7 @@ export function exitCharge(
     overstayMinutes,
     cashPaid: cash,
     due: dueAmount > 0 ? money(dueAmount, rates.currency) : null,
+    validation,
   };
 }
 

@@ -76,6 +76,7 @@ export class GateRecorder {
       overstayMinutes: p.overstayMinutes,
       settlement: passage.settlement,
       owed: passage.owed,
+      validation: p.validation ?? null,
     });
     if (!recorded) {
       this.#log.warn({ correlationId, sessionId: p.sessionId }, 'exit for a session already closed');

@@ -1,6 +1,7 @@
 import type { GateLedger } from './ledger.js';
 import type { MirrorStore } from './mirror.js';
 import type { StoreView } from './types.js';
+import type { ValidationStore } from './validations.js';
 
 /**
  * The gate decision reads bookings (the mirror) and who is inside (the ledger). `decide` takes both
@@ -21,6 +22,7 @@ export function gateView(
     | 'insideByPermit'
     | 'permitPoolInside'
   >,
+  validations?: Pick<ValidationStore, 'forSession' | 'used'>,
 ): StoreView {
   return {
     reservationById: (id) => mirror.reservationById(id),
@@ -35,5 +37,7 @@ export function gateView(
     permitInside: (permitId) => ledger.permitInside(permitId),
     insideByPermit: (permitId) => ledger.insideByPermit(permitId),
     permitPoolInside: () => ledger.permitPoolInside(),
+    validationFor: (sessionId) => validations?.forSession(sessionId),
+    validationUsed: (validationId) => validations?.used(validationId) ?? false,
   };
 }

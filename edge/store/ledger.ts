@@ -279,6 +279,7 @@ export class GateLedger {
           charge: x.charge,
           overstayMinutes: x.overstayMinutes,
           settlement: x.settlement,
+          validation: x.validation ?? null,
         },
         x.atMs,
       );

@@ -6,6 +6,7 @@ import { AttendantStore } from './attendant-store.js';
 import { openDatabase } from './database.js';
 import { Journal } from './journal.js';
 import { gateView } from './gate-view.js';
+import { ValidationStore } from './validations.js';
 import { GateLedger } from './ledger.js';
 import { type LotFileConfig, MirrorStore } from './mirror.js';
 import { MoneyStore } from './money.js';
@@ -38,6 +39,8 @@ export class EdgeStore {
   readonly attendants: AttendantStore;
   /** Open debts by plate and stays paid online, from the cloud (down/money). */
   readonly money: MoneyStore;
+  /** Merchant validations redeemed here (single use). */
+  readonly validations: ValidationStore;
   readonly gateView: StoreView;
   readonly #journal: Journal;
 
@@ -50,7 +53,8 @@ export class EdgeStore {
     this.ledger = new GateLedger({ journal, clock, logger });
     this.attendants = new AttendantStore({ journal, mirror: this.mirror, ledger: this.ledger, clock });
     this.money = new MoneyStore(journal.db);
-    this.gateView = gateView(this.mirror, this.ledger);
+    this.validations = new ValidationStore(journal);
+    this.gateView = gateView(this.mirror, this.ledger, this.validations);
   }
 
   /** Opens (creating if needed) the file, applies pragmas and migrations, loads config, rebuilds the bitmap. */

@@ -2,6 +2,8 @@ import type { CredentialKind } from '../../protocol/mqtt.js';
 import type { LotConfig, ReservationStatus, SpotPool, VehicleType } from '../../protocol/domain.js';
 import type { GateEvent } from '../../protocol/mqtt.js';
 import type { Money } from '../../protocol/money.js';
+import type { ValidationUse } from '../../protocol/validation.js';
+import type { SessionValidation } from './validations.js';
 import type { PublicKeyEntry } from '../../protocol/credential.js';
 import type { z } from 'zod';
 import type { MirrorPermit } from './permits.js';
@@ -147,6 +149,10 @@ export interface StoreView {
   insideByPermit(permitId: string): VehicleSession | undefined;
   /** Vehicles inside that were admitted into the permit pool. */
   permitPoolInside(): number;
+  /** The merchant validation redeemed on a stay, if any (absent in views without validations). */
+  validationFor?(sessionId: string): SessionValidation | undefined;
+  /** Whether this lot has recorded a use of the validation. */
+  validationUsed?(validationId: string): boolean;
 }
 
 /** An entry as the ledger writes it: the plan plus where and when it happened. */
@@ -156,6 +162,8 @@ export interface EntryRecord extends EntryPlan {
   laneId: string | null;
   correlationId: string | null;
 }
+
+export type { SessionValidation };
 
 export interface ExitRecord {
   sessionId: string;
@@ -167,6 +175,8 @@ export interface ExitRecord {
   settlement: Settlement;
   /** Amount owed when settlement is 'owed' (charge minus cash already paid). */
   owed: Money | null;
+  /** The merchant validation applied to the fee, reported with the exit. */
+  validation?: ValidationUse | null;
 }
 
 /** What one committed write produced, for the event bus and the sync client. */

@@ -1,6 +1,7 @@
 import { ACTIVE_STATUSES, ELIGIBLE_SPOT_TYPES, type VehicleType } from '../../../protocol/domain.js';
 import type { Logger } from '../../../protocol/logger.js';
-import { type Money, priceWindow } from '../../../protocol/money.js';
+import type { Money } from '../../../protocol/money.js';
+import { bookingPrice } from '../../../protocol/pricing.js';
 import type { ChangeReason } from '../../../protocol/mqtt.js';
 import { type SlotWindow, toIso, windowOf } from '../../../protocol/slots.js';
 import type { AdvisoryKey, Queryable, TxQueryable } from '../../db/database.js';
@@ -100,7 +101,13 @@ const MAX_PICKS = 64;
  * with how many spots share each), each judged free or not by the protocol bitmap operations.
  * Demand pricing sees how full the window is; the quote and the booking use this same rule.
  */
-export function judge(lot: LotRecord, w: SlotWindow, len: number, slices: readonly SliceCount[]): Quote {
+export function judge(
+  lot: LotRecord,
+  vehicleType: VehicleType,
+  w: SlotWindow,
+  len: number,
+  slices: readonly SliceCount[],
+): Quote {
   let total = 0;
   let available = 0;
   for (const [slice, n] of slices) {
@@ -108,7 +115,7 @@ export function judge(lot: LotRecord, w: SlotWindow, len: number, slices: readon
     if (sliceIsFree(slice, len)) available += n;
   }
   const occupancyPct = total === 0 ? 100 : Math.floor(((total - available) * 100) / total);
-  return { available, total, price: priceWindow(lot.rates, w, lot.timeZone, occupancyPct) };
+  return { available, total, price: bookingPrice(lot, vehicleType, w, occupancyPct).total };
 }
 
 export interface LockFreeSpotInput {
@@ -216,6 +223,7 @@ async function quote(q: Queryable, lot: LotRecord, vehicleType: VehicleType, w: 
   ]);
   return judge(
     lot,
+    vehicleType,
     w,
     r.len,
     rows.rows.map((x): SliceCount => [x.w, x.n]),
@@ -254,8 +262,8 @@ async function lockFreeSpot(
   let row = await pick(false, true);
   // Without demand steps the multiplier is 100 at any occupancy: nothing to count.
   const price = demandPriced
-    ? judge(lot, w, r.len, row.slices).price
-    : priceWindow(lot.rates, w, lot.timeZone, 0);
+    ? judge(lot, vehicleType, w, r.len, row.slices).price
+    : bookingPrice(lot, vehicleType, w).total;
   if (row.clash) return { clash: true, price, spot: null };
   for (let attempt = 0; attempt < MAX_PICKS; attempt++) {
     if (attempt > 0) row = await pick(false, false);

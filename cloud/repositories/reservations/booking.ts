@@ -1,7 +1,8 @@
 import type { Reservation } from '../../../protocol/domain.js';
 import type { CreateReservationBody } from '../../../protocol/http.js';
-import { type Money, priceWindow } from '../../../protocol/money.js';
+import type { Money } from '../../../protocol/money.js';
 import { openingRefusal } from '../../../protocol/hours.js';
+import { bookingPrice } from '../../../protocol/pricing.js';
 import { normalizePlate } from '../../../protocol/plates.js';
 import { ok, type Result } from '../../../protocol/result.js';
 import {
@@ -169,7 +170,7 @@ async function holdAtOnce(
 ): Promise<Result<Held, Refusal>> {
   const { actor, body, id, now, holdExpiresMs } = input;
   const { lot, plate, window: w } = input.booking;
-  const price = priceWindow(lot.rates, w, lot.timeZone, 0);
+  const price = bookingPrice(lot, body.vehicleType, w).total;
   const r = await env.autocommit((q) =>
     env.allocation.reserveHold(q, {
       lockKey: advisoryKey(PLATE_LOCK_CLASS, plate),

@@ -8,7 +8,7 @@ import {
 import type { Clock } from '../../../protocol/clock.js';
 import { ELIGIBLE_SPOT_TYPES, type VehicleType } from '../../../protocol/domain.js';
 import type { Logger } from '../../../protocol/logger.js';
-import { priceWindow } from '../../../protocol/money.js';
+import { bookingPrice } from '../../../protocol/pricing.js';
 import type { SlotWindow } from '../../../protocol/slots.js';
 import type { Queryable } from '../../db/database.js';
 import type { LotRecord } from '../lots.js';
@@ -139,7 +139,7 @@ export function createCapacityCache(deps: {
         if (isFree(spot, r)) available++;
       }
       const occupancyPct = total === 0 ? 100 : Math.floor(((total - available) * 100) / total);
-      return { available, total, price: priceWindow(lot.rates, w, lot.timeZone, occupancyPct) };
+      return { available, total, price: bookingPrice(lot, vehicleType, w, occupancyPct).total };
     },
     patch(lotId, spotId, bits, held) {
       const st = lots.get(lotId);

@@ -2,7 +2,8 @@ import { type SigningKey, signCredential } from '../../../protocol/credential.js
 import { ELIGIBLE_SPOT_TYPES } from '../../../protocol/domain.js';
 import { openingRefusal } from '../../../protocol/hours.js';
 import type { ReservationView } from '../../../protocol/http.js';
-import { type Money, money, priceWindow } from '../../../protocol/money.js';
+import { type Money, money } from '../../../protocol/money.js';
+import { bookingPrice } from '../../../protocol/pricing.js';
 import { ok, type Result } from '../../../protocol/result.js';
 import { type SlotWindow, toIso, validateWindow, windowOf } from '../../../protocol/slots.js';
 import { pgCode } from '../../db/database.js';
@@ -102,14 +103,10 @@ async function plan(
     });
   const closed = openingRefusal(lot.policy, lot.timeZone, w.value.startMs, w.value.endMs);
   if (closed !== null) return closedRefusal(closed, lot.timeZone);
-  const before = priceWindow(
-    lot.rates,
-    windowOf(row.start_at.getTime(), row.end_at.getTime()),
-    lot.timeZone,
-    0,
-  );
-  const after = priceWindow(lot.rates, w.value, lot.timeZone, 0);
-  return ok({ row, lot, window: w.value, difference: after.amount - before.amount });
+  // The lot's rate plan for the old and the new window (no demand step: a change is not a new sale).
+  const before = bookingPrice(lot, row.vehicle_type, windowOf(row.start_at.getTime(), row.end_at.getTime()));
+  const after = bookingPrice(lot, row.vehicle_type, w.value);
+  return ok({ row, lot, window: w.value, difference: after.total.amount - before.total.amount });
 }
 
 async function changeWindow(

@@ -1,6 +1,6 @@
 import type { ReservationStatus } from '../../../protocol/domain.js';
 import type { ReservationView } from '../../../protocol/http.js';
-import { overstayCharge } from '../../../protocol/money.js';
+import { effectivePlan, priceOverstay } from '../../../protocol/pricing.js';
 import { normalizePlate } from '../../../protocol/plates.js';
 import { ok, type Result } from '../../../protocol/result.js';
 import { toIso } from '../../../protocol/slots.js';
@@ -173,7 +173,12 @@ async function depart(env: GateFactsEnv, input: GateFactInput): Promise<Result<D
       return done(refuse(409, 'before_check_in', 'departure is earlier than the check-in'));
     }
     const overstayMs = input.atMs - row.end_at.getTime();
-    const charge = overstayCharge(lot.rates, overstayMs, lot.policy.exitGraceMinutes);
+    const charge = priceOverstay(
+      effectivePlan(lot),
+      { endMs: row.end_at.getTime(), exitMs: input.atMs, vehicleType: row.vehicle_type },
+      lot.policy.exitGraceMinutes,
+      lot.timeZone,
+    ).total;
     const chargeAmount = charge.currency === row.currency ? charge.amount : 0;
     // Leaving frees the rest of the window for resale; the whole window is cleared so the
     // bitmap stays exactly the union of the active reservations.
