@@ -25,14 +25,7 @@ import { bitmapMismatches, DATABASE_URL, lotBody, openTestDatabase } from '../cl
 import { systemClock } from '../protocol/clock.js';
 import { silentLogger } from '../protocol/logger.js';
 import { seededRandom } from '../protocol/random.js';
-import {
-  type BenchContext,
-  type BenchRow,
-  type Measurement,
-  skippedRow,
-  toRow,
-  summariseMs,
-} from './harness.js';
+import { type BenchContext, type BenchRow, skippedRow, toRow, summariseMs } from './harness.js';
 
 const CLIENTS = 64;
 const SPOTS = 1000;

@@ -33,15 +33,7 @@ import type { Reservation } from '../protocol/domain.js';
 import { silentLogger } from '../protocol/logger.js';
 import { encodeMessage, topics } from '../protocol/mqtt.js';
 import { SLOT_MS } from '../protocol/slots.js';
-import {
-  type BenchContext,
-  type BenchRow,
-  type Measurement,
-  skippedRow,
-  toRow,
-  valueRow,
-  summariseMs,
-} from './harness.js';
+import { type BenchContext, type BenchRow, skippedRow, toRow, valueRow, summariseMs } from './harness.js';
 
 const logger = silentLogger();
 

@@ -47,7 +47,16 @@ export interface TrafficEvent {
   lotId: string;
   kind: VisitorKind;
   plate: string;
-  what: 'booked' | 'arrived' | 'admitted' | 'refused' | 'paid' | 'left' | 'stuck' | 'booking-failed' | 'validated';
+  what:
+    | 'booked'
+    | 'arrived'
+    | 'admitted'
+    | 'refused'
+    | 'paid'
+    | 'left'
+    | 'stuck'
+    | 'booking-failed'
+    | 'validated';
   detail?: string;
 }
 

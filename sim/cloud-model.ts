@@ -80,7 +80,7 @@ export class CloudModel implements ChangeLog, ConfigSource, ReservationEffects {
 
   pay(id: string): boolean {
     const r = this.reservations.get(id);
-    if (!r || r.status !== 'TENTATIVE' || (this.holdExpiry.get(id) ?? 0) <= this.now()) return false;
+    if (r?.status !== 'TENTATIVE' || (this.holdExpiry.get(id) ?? 0) <= this.now()) return false;
     this.payments.push({ reservationId: id, kind: 'capture', amount: r.price.amount, key: `pay:${id}` });
     this.#append(r.lotId, 'confirmed', { ...r, status: 'CONFIRMED' });
     return true;

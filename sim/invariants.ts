@@ -76,7 +76,7 @@ function offlineAdmissions(w: World): Violation[] {
       });
     for (const r of rows.filter((x) => x.kind === 'overflow')) {
       const granted = r.reservation_id ? w.model.reservations.get(r.reservation_id) : undefined;
-      if (!granted || granted.kind !== 'driveup')
+      if (granted?.kind !== 'driveup')
         out.push({
           invariant: 'offline-admissions',
           detail: `${l.lotId}: overflow session without a cloud grant`,

@@ -4,7 +4,7 @@ import { RatePlanSchema } from '../../protocol/rate-plan.js';
 import { type DecisionContext, decide, driveupPlan } from '../lane/decision.js';
 import { timeFormatter } from '../lane/messages.js';
 import type { EdgeStore } from '../store/store.js';
-import { HOUR, MIN, openTestStore, T0, testKey, testLot } from './support.js';
+import { HOUR, MIN, openTestStore, T0, testKey } from './support.js';
 
 /** The exit fee follows the lot's rate plan, and a plan delivered with a new config version prices the next exit. */
 
