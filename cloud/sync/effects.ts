@@ -2,6 +2,7 @@ import type { Logger } from '../../protocol/logger.js';
 import { type GateEvent, parseGateEvent } from '../../protocol/mqtt.js';
 import type { Queryable } from '../db/database.js';
 import { openDebt } from '../debts/open.js';
+import { refundOverpaidExit } from '../exit-payments/overpaid.js';
 import { ALARM_KINDS, notifyGateAlarm, withDebtNotification } from '../notifications/outbox.js';
 import type { EventEffects, ReservationEffects, Sql, WireEvent } from './ports.js';
 import { recordValidationUse } from './validation-uses.js';
@@ -60,6 +61,7 @@ async function applyGateEvent(ctx: EffectContext, lotId: string, e: GateEvent): 
       if (e.reservationId) await ctx.reservations.depart(lotId, e.reservationId, atMs, e, factKey);
       if (e.charge && e.charge.amount > 0) await recordGateCharge(ctx.tx, lotId, e, e.charge);
       await recordValidationUse(ctx.tx, lotId, e);
+      await refundOverpaidExit(ctx.tx, lotId, e);
       return;
     case 'unable_to_collect':
       return recordDebt(ctx.tx, lotId, e);

@@ -1,4 +1,7 @@
 import t from 'tap';
+import { silentLogger } from '../../protocol/logger.js';
+import { gateEventEffects } from '../sync/effects.js';
+import type { ReservationEffects, Sql } from '../sync/ports.js';
 import { moneyState } from '../exit-payments/money-state.js';
 import { buildTestCloud, iso, lotBody, MIN, payCheckout, T0, type TestCloud } from './helpers.js';
 
@@ -114,3 +117,58 @@ t.test('quote, pay before walking back, pay the extra, refuse what is not owed',
   t.equal((await cloud.call('GET', '/v1/lots/xp/exit-fee?plate=WALK1')).status, 404);
   t.same((await moneyState(cloud.db.pooled, 'xp', 'http://pay.test', cloud.clock.now())).paidSessions, []);
 });
+
+t.test(
+  'paid online more than the lane charged (a validation redeemed after the quote): the excess is refunded once',
+  async (t) => {
+    const cloud = await buildTestCloud();
+    t.teardown(() => cloud.close());
+    const admin = await cloud.userWithToken('admin');
+    await cloud.call('POST', '/v1/lots', { token: admin.token, body: lotBody({ id: 'xo' }, 2) });
+    await entered(cloud, 'xo', { id: 1, session: 'sess-o', plate: 'OVER1', at: T0 });
+    cloud.clock.set(T0 + 50 * MIN);
+    const checkout = await cloud.call('POST', '/v1/lots/xo/exit-payments', { body: { plate: 'OVER1' } });
+    t.same(checkout.body.amount, { amount: 400, currency: 'EUR' });
+    await payCheckout(cloud, checkout.body.paymentUrl);
+
+    // The lane charged 300 (a merchant took 100 off at the booth after the quote).
+    const effects = gateEventEffects(
+      {} as ReservationEffects,
+      cloud.db.pooled as unknown as Sql,
+      silentLogger(),
+    );
+    const exit = {
+      v: 1,
+      eventId: 2,
+      kind: 'exit',
+      at: iso(T0 + 52 * MIN),
+      laneId: 'exit-1',
+      correlationId: null,
+      sessionId: 'sess-o',
+      reservationId: null,
+      plate: 'OVER1',
+      charge: { amount: 300, currency: 'EUR' },
+      overstayMinutes: 0,
+      settlement: 'cloud',
+    };
+    await effects.apply('xo', exit);
+    await effects.apply('xo', exit);
+    const refunds = () =>
+      cloud.db.rows<{ amount: string; status: string; of: string }>(
+        `select r.amount::text, r.status, o.kind as of from payments r join payments o on o.id = r.refund_of
+        where r.kind = 'refund' and r.lot_id = 'xo'`,
+      );
+    t.same(
+      (await refunds()).map((r) => [r.of, Number(r.amount), r.status]),
+      [['exit', 100, 'pending']],
+      'the excess, once, against the exit payment',
+    );
+    cloud.clock.set(T0 + 60 * MIN);
+    await cloud.app.reservations.settlePendingPayments(cloud.clock.now());
+    t.same(
+      (await refunds()).map((r) => [Number(r.amount), r.status]),
+      [[100, 'succeeded']],
+      'refunded through the provider by the payments sweeper',
+    );
+  },
+);
