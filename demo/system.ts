@@ -30,6 +30,8 @@ import { DEMO_CLOUD_ACCOUNTS, DEMO_LOTS, type DemoLot } from './lots.js';
 import { permitPlatesOf, seedPermits } from './permits.js';
 import { DemoTraffic, type TrafficEvent, type TrafficOptions } from './traffic.js';
 import { DEMO_MERCHANTS, DemoMerchant } from './validations.js';
+import { AttendantClient, takeCash } from './attendant-api.js';
+import { DemoBackOffice } from './back-office.js';
 
 /**
  * The whole parkedge system in one process, as `npm start` runs it and the browser test boots it:
@@ -412,15 +414,32 @@ async function startLot(
 }
 
 /** The lot's demo merchant, validating drive-ups through the cloud and the lot's attendant API. */
-function merchantFor(ctx: StartContext, cloudUrl: string, l: DemoLotRuntime) {
-  const def = DEMO_MERCHANTS.find((m) => m.lotId === l.def.id);
-  if (def === undefined) return {};
-  const edge = {
+/** The people at the lot's booth: its merchant validating stays, its attendant taking cash. */
+function boothFor(ctx: StartContext, cloudUrl: string, l: DemoLotRuntime) {
+  const booth = new AttendantClient({
     url: l.uiUrl,
     attendant: { username: l.def.attendant.username, password: l.def.attendant.password },
-  };
-  const merchant = new DemoMerchant(def, cloudUrl, edge, seededRandom((ctx.options.seed ?? 1) + 7));
-  return { validate: (plate: string) => merchant.validate(plate) };
+  });
+  const payCash = (plate: string) => takeCash(booth, plate);
+  const def = DEMO_MERCHANTS.find((m) => m.lotId === l.def.id);
+  if (def === undefined) return { payCash };
+  const merchant = new DemoMerchant(def, cloudUrl, booth, seededRandom((ctx.options.seed ?? 1) + 7));
+  return { payCash, validate: (plate: string) => merchant.validate(plate) };
+}
+
+/** The operator's back office (refunds, write-offs) while traffic runs. */
+function startBackOffice(ctx: StartContext, cloudUrl: string, lotIds: string[]): void {
+  const office = new DemoBackOffice({
+    cloudUrl,
+    operator: DEMO_CLOUD_ACCOUNTS.operator,
+    lotIds,
+    everyMs: 45_000,
+    random: seededRandom((ctx.options.seed ?? 1) + 11),
+    logger: ctx.logger.child({ component: 'back-office' }),
+    onAction: (lotId, detail) => ctx.progress(`[${lotId}] back office ${detail}`),
+  });
+  office.start();
+  ctx.undo.push(async () => office.stop());
 }
 
 /** The traffic generator over every lot (started unless options.traffic is false). */
@@ -435,7 +454,7 @@ function startTraffic(ctx: StartContext, cloudUrl: string, lots: Map<string, Dem
       exit: l.exit,
       knowsReservation: (id: string) => l.edge.store.mirror.reservationById(id) !== undefined,
       permitPlates: permitPlatesOf(l.def.id),
-      ...merchantFor(ctx, cloudUrl, l),
+      ...boothFor(ctx, cloudUrl, l),
     })),
     random: seededRandom(options.seed ?? 1),
     clock: ctx.clock,
@@ -447,6 +466,7 @@ function startTraffic(ctx: StartContext, cloudUrl: string, lots: Map<string, Dem
   ctx.undo.push(() => traffic.stop());
   if (options.traffic !== false) {
     traffic.start();
+    startBackOffice(ctx, cloudUrl, [...lots.keys()]);
     ctx.progress(`traffic: generator running (seed ${options.seed ?? 1})`);
   }
   return traffic;

@@ -41,6 +41,8 @@ export interface TrafficLot {
   permitPlates?: readonly string[];
   /** A merchant validates this drive-up's stay (demo/validations.ts); what it got. */
   validate?: (plate: string) => Promise<string>;
+  /** The attendant takes the fee in cash at the booth (demo/attendant-api.ts); what was paid. */
+  payCash?: (plate: string) => Promise<string>;
 }
 
 export interface TrafficEvent {
@@ -386,17 +388,19 @@ export class DemoTraffic {
     return false;
   }
 
-  /** The driver scans the QR on the exit display and pays the fee (the sandbox); the arm then opens. */
+  /**
+   * The driver scans the QR on the exit display and pays the fee (the sandbox), or — one in three —
+   * walks to the booth and pays the attendant in cash; either way the arm then opens.
+   */
   async #payAtLane(lot: TrafficLot, v: Visitor): Promise<boolean> {
     try {
-      const paid = await payExitFee(this.#api, lot.lotId, v.plate);
-      this.#emit({
-        lotId: lot.lotId,
-        kind: v.kind,
-        plate: v.plate,
-        what: 'paid',
-        detail: `${(paid.amount.amount / 100).toFixed(2)} ${paid.amount.currency} by the QR`,
-      });
+      const detail =
+        lot.payCash && this.#o.random.int(3) === 0
+          ? await lot.payCash(v.plate)
+          : await payExitFee(this.#api, lot.lotId, v.plate).then(
+              (paid) => `${(paid.amount.amount / 100).toFixed(2)} ${paid.amount.currency} by the QR`,
+            );
+      this.#emit({ lotId: lot.lotId, kind: v.kind, plate: v.plate, what: 'paid', detail });
     } catch (err) {
       this.#o.logger.warn({ err, lotId: lot.lotId, plate: v.plate }, 'demo exit payment failed');
     }

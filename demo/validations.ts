@@ -1,4 +1,5 @@
 import type { Random } from '../protocol/random.js';
+import type { AttendantClient } from './attendant-api.js';
 import { CloudApi } from './cloud-api.js';
 
 /**
@@ -33,13 +34,12 @@ export const DEMO_MERCHANTS: readonly DemoMerchantDef[] = [
 
 export class DemoMerchant {
   readonly #cloud: CloudApi;
-  #edgeToken: string | null = null;
   #loggedIn = false;
 
   constructor(
     readonly def: DemoMerchantDef,
     cloudUrl: string,
-    private readonly edge: { url: string; attendant: { username: string; password: string } },
+    private readonly booth: AttendantClient,
     private readonly random: Random,
   ) {
     this.#cloud = new CloudApi(cloudUrl);
@@ -57,43 +57,12 @@ export class DemoMerchant {
       { ...this.def.offer, validMinutes: 120 },
       { 'idempotency-key': `demo-${this.random.id(12)}` },
     );
-    const found = await this.#edge<{ sessions: Array<{ id: string; exitedAt: string | null }> }>(
-      'GET',
-      `/api/lookup?plate=${encodeURIComponent(plate)}`,
-    );
-    const inside = found.sessions.find((s) => s.exitedAt === null);
-    if (inside === undefined) throw new Error(`${plate} is not inside`);
-    const r = await this.#edge<{ validation: { label: string } }>(
+    const sessionId = await this.booth.insideSession(plate);
+    const r = await this.booth.request<{ validation: { label: string } }>(
       'POST',
-      `/api/sessions/${inside.id}/validation`,
-      {
-        code,
-      },
+      `/api/sessions/${sessionId}/validation`,
+      { code },
     );
     return `${this.def.name}: ${r.validation.label}`;
-  }
-
-  async #edge<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    if (this.#edgeToken === null) {
-      const login = await this.#call<{ token: string }>('POST', '/api/login', this.edge.attendant, null);
-      this.#edgeToken = login.token;
-    }
-    return this.#call<T>(method, path, body, this.#edgeToken);
-  }
-
-  async #call<T>(method: string, path: string, body: unknown, token: string | null): Promise<T> {
-    const res = await fetch(`${this.edge.url}${path}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(5_000),
-    });
-    const data = (await res.json().catch(() => ({}))) as T & { message?: string };
-    if (res.status === 401) this.#edgeToken = null;
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${data.message ?? ''}`);
-    return data;
   }
 }
