@@ -1,4 +1,4 @@
-import type { ErrorBody } from '../protocol/http.js';
+import { ErrorBody } from '../protocol/http.js';
 import type { Result } from '../protocol/result.js';
 
 /** An expected refusal with its HTTP status: bad input, a conflict, a missing thing. */
@@ -39,3 +39,22 @@ export function unwrap<T>(r: Result<T, Refusal>): T {
   if (r.ok) return r.value;
   throw new HttpError(r.error);
 }
+
+/** The 404 of a route under `/v1/lots/:lotId` when the lot does not exist (or is not the caller's). */
+export const lotNotFound = (lotId: string) =>
+  new HttpError({
+    status: 404,
+    error: 'lot_not_found',
+    message: `lot ${lotId} not found`,
+    field: 'params.lotId',
+  });
+
+/** The refusals most routes may answer, for their response schemas. */
+export const routeErrors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  422: ErrorBody,
+};

@@ -8,20 +8,13 @@ import {
 } from '../../protocol/debts.js';
 import { ErrorBody, IdempotencyHeaders } from '../../protocol/http.js';
 import { normalizePlate } from '../../protocol/plates.js';
-import { HttpError, unwrap } from '../errors.js';
+import { HttpError, routeErrors, unwrap } from '../errors.js';
 import type { AuthUser } from '../plugins/auth.js';
 import type { CloudApi } from '../routes/api.js';
 import { debtCheckout, settleByStaff } from './settle.js';
 import { type DebtRow, debtById, listDebts, lotsOfStaff, platesOfUser, toDebtView } from './store.js';
 
-const errors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  422: ErrorBody,
-};
+const errors = routeErrors;
 const notFound = (id: string) =>
   new HttpError({ status: 404, error: 'debt_not_found', message: `debt ${id} not found` });
 

@@ -8,7 +8,7 @@ import {
   WebhookAck,
   WebhookHeaders,
 } from '../../protocol/payments.js';
-import { HttpError, unwrap } from '../errors.js';
+import { HttpError, routeErrors, unwrap } from '../errors.js';
 import type { AuthUser } from '../plugins/auth.js';
 import type { CloudApi } from '../routes/api.js';
 import type { Refunds } from './refunds.js';
@@ -21,14 +21,7 @@ import { z } from 'zod';
  * operator's refund.
  */
 
-const errors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  422: ErrorBody,
-};
+const errors = routeErrors;
 
 export function webhookRoute(app: CloudApi, provider: string, handler: WebhookHandler): void {
   app.post(

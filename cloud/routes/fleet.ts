@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { Id, IsoTimestamp, LotId } from '../../protocol/domain.js';
 import { ErrorBody, LotParams } from '../../protocol/http.js';
 import { PROTOCOL_MAJOR, PROTOCOL_VERSION } from '../../protocol/mqtt.js';
-import { HttpError } from '../errors.js';
+import { HttpError, lotNotFound } from '../errors.js';
 import type { CommandInput } from '../sync/commands.js';
 import type { CommandRecord, PresenceRecord } from '../sync/ports.js';
 import type { CloudApi } from './api.js';
@@ -95,13 +95,7 @@ function commandView(c: CommandRecord): z.infer<typeof CommandView> {
   };
 }
 
-const notFound = (lotId: string) =>
-  new HttpError({
-    status: 404,
-    error: 'lot_not_found',
-    message: `lot ${lotId} not found`,
-    field: 'params.lotId',
-  });
+const notFound = lotNotFound;
 
 const presenceView = (p: PresenceRecord): z.infer<typeof LotPresence> => ({
   ...p,

@@ -2,12 +2,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import {
   ArrivalResponse,
   DepartureResponse,
-  ErrorBody,
   GateFactBody,
   IdempotencyHeaders,
   LotParams,
 } from '../../protocol/http.js';
-import { HttpError, unwrap } from '../errors.js';
+import { HttpError, routeErrors, unwrap } from '../errors.js';
 import type { GateFactInput } from '../repositories/reservations.js';
 
 /**
@@ -15,14 +14,7 @@ import type { GateFactInput } from '../repositories/reservations.js';
  * departure. The same repository functions apply an edge's gate events (with a factKey).
  */
 export const gateRoutes: FastifyPluginAsyncZod = async (app) => {
-  const errors = {
-    400: ErrorBody,
-    401: ErrorBody,
-    403: ErrorBody,
-    404: ErrorBody,
-    409: ErrorBody,
-    422: ErrorBody,
-  };
+  const errors = routeErrors;
 
   async function fact(
     user: Parameters<typeof app.canActOnLot>[0],

@@ -11,7 +11,7 @@ import {
   PatchLotBody,
 } from '../../protocol/http.js';
 import { validateWindow } from '../../protocol/slots.js';
-import { HttpError, unwrap } from '../errors.js';
+import { HttpError, lotNotFound, unwrap } from '../errors.js';
 import type { CloudApi } from './api.js';
 import { browseRateLimit } from './browse.js';
 
@@ -24,13 +24,7 @@ export const lotRoutes: FastifyPluginAsyncZod = async (app) => {
   capacityRoute(app);
 };
 
-const notFound = (lotId: string) =>
-  new HttpError({
-    status: 404,
-    error: 'lot_not_found',
-    message: `lot ${lotId} not found`,
-    field: 'params.lotId',
-  });
+const notFound = lotNotFound;
 
 function createLotRoute(app: CloudApi): void {
   app.post(

@@ -12,7 +12,7 @@ import {
   PermitParams,
   PermitSchema,
 } from '../../protocol/permits.js';
-import { HttpError, unwrap } from '../errors.js';
+import { HttpError, lotNotFound, unwrap } from '../errors.js';
 import type { AuthUser } from '../plugins/auth.js';
 import type { CloudApi } from './api.js';
 
@@ -32,13 +32,6 @@ export const permitRoutes: FastifyPluginAsyncZod = async (app) => {
 const STAFF = ['operator', 'admin'] as const;
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 
-const lotNotFound = (lotId: string) =>
-  new HttpError({
-    status: 404,
-    error: 'lot_not_found',
-    message: `lot ${lotId} not found`,
-    field: 'params.lotId',
-  });
 const permitNotFound = (id: string) =>
   new HttpError({
     status: 404,

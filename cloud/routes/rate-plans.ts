@@ -3,7 +3,7 @@ import { ErrorBody, LotParams } from '../../protocol/http.js';
 import { effectivePlan, priceStay } from '../../protocol/pricing.js';
 import { PriceQuery, PriceResponse, PutRatePlanBody, RatePlanView } from '../../protocol/pricing-http.js';
 import type { RatePlan } from '../../protocol/rate-plan.js';
-import { HttpError } from '../errors.js';
+import { HttpError, lotNotFound } from '../errors.js';
 import type { LotRecord } from '../repositories/lots.js';
 import type { CloudApi } from './api.js';
 import { browseRateLimit } from './browse.js';
@@ -15,13 +15,7 @@ export const ratePlanRoutes: FastifyPluginAsyncZod = async (app) => {
   priceRoute(app);
 };
 
-const notFound = (lotId: string) =>
-  new HttpError({
-    status: 404,
-    error: 'lot_not_found',
-    message: `lot ${lotId} not found`,
-    field: 'params.lotId',
-  });
+const notFound = lotNotFound;
 
 const viewOf = (lot: LotRecord) => ({
   lotId: lot.id,

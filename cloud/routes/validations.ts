@@ -4,7 +4,7 @@ import { ErrorBody, IdempotencyHeaders, LotParams } from '../../protocol/http.js
 import { toIso } from '../../protocol/slots.js';
 import { signValidation } from '../../protocol/validation.js';
 import { IssuedValidation, IssueValidationBody, ValidationReport } from '../../protocol/validations-http.js';
-import { HttpError } from '../errors.js';
+import { lotNotFound } from '../errors.js';
 import { newId } from '../ids.js';
 import type { AuthUser } from '../plugins/auth.js';
 import type { CloudApi } from './api.js';
@@ -19,13 +19,7 @@ export const validationRoutes: FastifyPluginAsyncZod = async (app) => {
   reportRoute(app);
 };
 
-const notFound = (lotId: string) =>
-  new HttpError({
-    status: 404,
-    error: 'lot_not_found',
-    message: `lot ${lotId} not found`,
-    field: 'params.lotId',
-  });
+const notFound = lotNotFound;
 
 /** Admins anywhere; operators and validators on the lots they are staffed on. */
 async function staffed(app: CloudApi, user: AuthUser, lotId: string): Promise<boolean> {

@@ -1,18 +1,10 @@
-import { ErrorBody } from '../../../protocol/http.js';
-import { HttpError } from '../../errors.js';
+import { HttpError, routeErrors } from '../../errors.js';
 import type { AuthUser } from '../../plugins/auth.js';
 import type { ReservationRow } from '../../repositories/reservations.js';
 import type { CloudApi } from '../api.js';
 
 /** The refusals every reservation route may answer. */
-export const reservationErrors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  422: ErrorBody,
-};
+export const reservationErrors = routeErrors;
 
 const notFound = (id: string) =>
   new HttpError({ status: 404, error: 'reservation_not_found', message: `reservation ${id} not found` });
