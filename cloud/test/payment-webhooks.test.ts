@@ -196,7 +196,7 @@ t.test('sandbox off-session charges: idempotent per key; events settle pending r
   sandbox.setDown(false);
 });
 
-t.test('provider down on reserve: 502, nothing booked, a retry succeeds', async (t) => {
+t.test('provider down on reserve: 502, the hold kept, a retry opens its checkout', async (t) => {
   const { cloud, sandbox, driver } = await setup(t);
   sandbox.setDown(true);
   const body = {
@@ -209,8 +209,19 @@ t.test('provider down on reserve: 502, nothing booked, a retry succeeds', async 
   const down = await cloud.call('POST', '/v1/reservations', { token: driver.token, body });
   t.equal(down.status, 502);
   t.equal(down.body.error, 'payment_unavailable');
+  const kept = await cloud.db.rows<{ id: string }>(
+    `select id from reservations where plate = 'SB8' and status = 'TENTATIVE'`,
+  );
+  t.equal(kept.length, 1, 'the hold is kept while the provider is down');
   sandbox.setDown(false);
-  t.equal((await cloud.call('POST', '/v1/reservations', { token: driver.token, body })).status, 201);
+  const retry = await cloud.call('POST', '/v1/reservations', { token: driver.token, body });
+  t.equal(retry.status, 201);
+  t.equal(retry.body.id, kept[0]!.id, 'the retry pays for the kept hold');
+  const other = await cloud.call('POST', '/v1/reservations', {
+    token: driver.token,
+    body: { ...body, start: iso(T0 + 90 * 60_000), end: iso(T0 + 3 * HOUR) },
+  });
+  t.equal(other.status, 409, 'an overlapping but different booking of the plate is still refused');
 });
 
 t.test('other purposes register on the registry and get their captures once', async (t) => {

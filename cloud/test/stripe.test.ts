@@ -196,33 +196,40 @@ t.test('bad signature → 400 and nothing changes; unknown reference → acknowl
   t.equal((await webhook(other.body, other.signature)).json().outcome, 'ignored');
 });
 
-t.test('provider down or slow on reserve → 502, the hold is released; a retry succeeds', async (t) => {
-  const { cloud, reserve, standin } = await setup(t);
-  standin.mode = 'down';
-  const down = await reserve('ST4');
-  t.equal(down.status, 502);
-  t.equal(down.body.error, 'payment_unavailable');
-  standin.mode = 'error';
-  t.equal((await reserve('ST4')).status, 502, 'a 500 from the provider too');
-  standin.mode = 'up';
-  standin.slowMs = 1000;
-  const started = Date.now();
-  const slow = await reserve('ST4');
-  t.equal(slow.status, 502, 'slower than STRIPE_TIMEOUT_MS');
-  t.ok(Date.now() - started < 5000, 'answered within the timeout (plus one retry)');
-  standin.slowMs = 0;
-  const held = await cloud.db.rows(`select 1 from reservations where plate = 'ST4' and status = 'TENTATIVE'`);
-  t.equal(held.length, 0, 'no hold left blocking the spot');
-  const retry = await reserve('ST4');
-  t.equal(retry.status, 201, 'a retry succeeds');
-  const keys = standin.requests
-    .filter((r) => r.path === '/v1/checkout/sessions')
-    .map((r) => r.idempotencyKey);
-  t.ok(
-    keys.every((k) => k !== null),
-    'every checkout carries an idempotency key',
-  );
-});
+t.test(
+  'provider down or slow on reserve → 502, the hold is kept; a retry pays for the same hold',
+  async (t) => {
+    const { cloud, reserve, standin } = await setup(t);
+    standin.mode = 'down';
+    const down = await reserve('ST4');
+    t.equal(down.status, 502);
+    t.equal(down.body.error, 'payment_unavailable');
+    standin.mode = 'error';
+    t.equal((await reserve('ST4')).status, 502, 'a 500 from the provider too');
+    standin.mode = 'up';
+    standin.slowMs = 1000;
+    const started = Date.now();
+    const slow = await reserve('ST4');
+    t.equal(slow.status, 502, 'slower than STRIPE_TIMEOUT_MS');
+    t.ok(Date.now() - started < 5000, 'answered within the timeout (plus one retry)');
+    standin.slowMs = 0;
+    const held = await cloud.db.rows<{ id: string }>(
+      `select id from reservations where plate = 'ST4' and status = 'TENTATIVE'`,
+    );
+    t.equal(held.length, 1, 'one hold, kept across the failed tries');
+    t.match(down.body.message, /hold on spot .* is kept until/, 'the answer says the hold is kept');
+    const retry = await reserve('ST4');
+    t.equal(retry.status, 201, 'a retry succeeds');
+    t.equal(retry.body.id, held[0]!.id, 'for the same hold');
+    const keys = standin.requests
+      .filter((r) => r.path === '/v1/checkout/sessions')
+      .map((r) => r.idempotencyKey);
+    t.ok(
+      keys.every((k) => k !== null),
+      'every checkout carries an idempotency key',
+    );
+  },
+);
 
 t.test('a webhook after the hold expired refunds the capture automatically', async (t) => {
   const { cloud, reserve, webhook, payAndNotify, status, standin } = await setup(t);

@@ -23,7 +23,7 @@ import { bitRange } from '../spot-bitmaps.js';
 import type { SpotAllocation } from './allocation.js';
 import type { ReservationContext } from './context.js';
 import { recordFact, replayFact } from './gate-facts.js';
-import { lockRow, newRow, type ReservationRow, toReservation } from './rows.js';
+import { COLS, lockRow, newRow, type ReservationRow, toReservation } from './rows.js';
 import type { StatusWriter } from './transitions.js';
 import type { DriveUpInput, GateFactInput, ReserveOutcome } from './types.js';
 
@@ -213,9 +213,13 @@ function constraintRefusal(env: BookingEnv, e: unknown, lot: LotRecord, plate: s
   return constraint.includes('plate') ? plateOverlap(plate) : noSpotFree();
 }
 
-/** After commit: the provider's checkout (never with a lock held); its failure cancels the hold. */
+/**
+ * After commit: the provider's checkout (never with a lock held). When the provider is down or slow
+ * the hold is kept until it expires and the answer is a 502 saying so; the same request sent again
+ * finds the kept hold (`keptHold`) and opens its checkout, so a retry succeeds without a new spot.
+ */
 async function openCheckout(env: BookingEnv, lot: LotRecord, held: Held): Promise<Result<string, Refusal>> {
-  const { clock, log, payments, tx, allocation, status } = env;
+  const { log, payments } = env;
   const { id } = held.row;
   try {
     const { paymentUrl } = await payments.createCheckout({
@@ -225,15 +229,43 @@ async function openCheckout(env: BookingEnv, lot: LotRecord, held: Held): Promis
     });
     return ok(paymentUrl);
   } catch (e) {
-    log.error({ err: e, reservationId: id }, 'payment provider failed to create a checkout; hold released');
-    await tx(async (q) => {
-      const row = await lockRow(q, id);
-      if (row === null || row.status !== 'TENTATIVE') return;
-      await allocation.releaseSlots(q, row);
-      await status.setStatus(q, { row, status: 'CANCELLED', reason: 'cancelled', nowMs: clock.now() });
-    });
-    return refuse(502, 'payment_unavailable', 'the payment provider is not reachable; nothing was booked');
+    log.error({ err: e, reservationId: id }, 'payment provider failed to create a checkout; hold kept');
+    await env.db.rows('update reservations set checkout_failed_at = $2 where id = $1', [
+      id,
+      toIso(env.clock.now()),
+    ]);
+    return refuse(
+      502,
+      'payment_unavailable',
+      `the payment provider is not reachable; your hold on spot ${held.row.spot_label} is kept until ${held.row.hold_expires_at?.toISOString() ?? 'it expires'}: send the same request again to pay`,
+    );
   }
+}
+
+/** The caller's own live hold for exactly this booking, kept because its checkout failed, if any. */
+async function keptHold(
+  env: BookingEnv,
+  actor: { id: string },
+  booking: ValidBooking,
+  body: CreateReservationBody,
+): Promise<Held | null> {
+  const rows = await env.db.rows<ReservationRow>(
+    `select ${COLS} from reservations
+      where user_id = $1 and lot_id = $2 and plate = $3 and start_at = $4 and end_at = $5 and vehicle_type = $6
+        and status = 'TENTATIVE' and payment_ref is null and checkout_failed_at is not null and hold_expires_at > $7
+      limit 1`,
+    [
+      actor.id,
+      booking.lot.id,
+      booking.plate,
+      toIso(booking.window.startMs),
+      toIso(booking.window.endMs),
+      body.vehicleType,
+      toIso(env.clock.now()),
+    ],
+  );
+  const row = rows[0];
+  return row === undefined ? null : { row, price: { amount: row.price_amount, currency: row.currency } };
 }
 
 async function reserve(
@@ -252,11 +284,14 @@ async function reserve(
   try {
     const hold = { actor, body, booking, id, now, holdExpiresMs };
     const r = demandPriced(booking.lot) ? await holdTx(env, hold) : await holdAtOnce(env, hold);
-    if (!r.ok) {
+    // The plate's other booking may be this very one, kept by an earlier try the provider failed.
+    const kept =
+      !r.ok && r.error.error === 'plate_overlap' ? await keptHold(env, actor, booking, body) : null;
+    if (!r.ok && kept === null) {
       metrics.reservations.inc({ outcome: r.error.error });
       return r;
     }
-    held = r.value;
+    held = r.ok ? r.value : kept!;
   } catch (e) {
     if (pgCode(e) === '23P01') return constraintRefusal(env, e, booking.lot, booking.plate);
     throw e;
@@ -265,12 +300,12 @@ async function reserve(
   const checkout = await openCheckout(env, booking.lot, held);
   if (!checkout.ok) return checkout;
   return ok({
-    id,
+    id: held.row.id,
     status: 'TENTATIVE',
     spot: held.row.spot_label,
     price: held.price,
     paymentUrl: checkout.value,
-    holdExpiresAt: toIso(holdExpiresMs),
+    holdExpiresAt: toIso(held.row.hold_expires_at?.getTime() ?? holdExpiresMs),
   });
 }
 

@@ -83,22 +83,23 @@ export function createPaymentSettlement(
     }
     if (result === null) return 'skipped';
     const status = result.ok ? 'succeeded' : 'failed';
-    // Only a row still pending: the provider's webhook may have settled it meanwhile.
-    await db.rows(
-      `update payments set status = $2, provider_ref = $3, updated_at = $5,
-              detail = case when $4::text is null then detail else coalesce(detail || ' — failed: ', '') || $4 end
-       where id = $1 and status = 'pending'`,
-      [
-        p.id,
-        status,
-        result.ok ? result.value.ref : null,
-        result.ok ? null : result.error.message,
-        toIso(clock.now()),
-      ],
-    );
-    // An overstay the provider refused is owed: a debt on the plate (cloud/debts/).
-    if (status === 'failed' && p.kind === 'overstay')
-      await openFailedOverstayDebt(db.pooled, p.id, clock.now());
+    // Only a row still pending: the provider's webhook may have settled it meanwhile. An overstay the
+    // provider refused is owed: its debt on the plate (cloud/debts/) opens in the same transaction.
+    await db.tx(async (q) => {
+      await q.query(
+        `update payments set status = $2, provider_ref = $3, updated_at = $5,
+                detail = case when $4::text is null then detail else coalesce(detail || ' — failed: ', '') || $4 end
+         where id = $1 and status = 'pending'`,
+        [
+          p.id,
+          status,
+          result.ok ? result.value.ref : null,
+          result.ok ? null : result.error.message,
+          toIso(clock.now()),
+        ],
+      );
+      if (status === 'failed' && p.kind === 'overstay') await openFailedOverstayDebt(q, p.id, clock.now());
+    });
     metrics.payments.inc({ kind: p.kind, outcome: status });
     if (status === 'succeeded') countRevenue(metrics, p.kind, p);
     return status;
