@@ -23,7 +23,7 @@ import { bitRange } from '../spot-bitmaps.js';
 import type { SpotAllocation } from './allocation.js';
 import type { ReservationContext } from './context.js';
 import { recordFact, replayFact } from './gate-facts.js';
-import { COLS, lockRow, newRow, type ReservationRow, toReservation } from './rows.js';
+import { COLS, newRow, type ReservationRow, toReservation } from './rows.js';
 import type { StatusWriter } from './transitions.js';
 import type { DriveUpInput, GateFactInput, ReserveOutcome } from './types.js';
 
