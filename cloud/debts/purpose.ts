@@ -1,7 +1,7 @@
 import type { Clock } from '../../protocol/clock.js';
 import type { Random } from '../../protocol/random.js';
 import { toIso } from '../../protocol/slots.js';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { newId } from '../ids.js';
 import type { CapturedPayment, PaymentPurpose } from '../payments/purposes.js';
 
@@ -62,24 +62,19 @@ export function debtPurpose(deps: {
           debt.currency === p.amount.currency;
         if (!settles) {
           const refundId = newId(random);
-          await q.query(
-            `insert into payments (id, kind, amount, currency, status, refund_of, reason, actor, created_at, updated_at,
-                                   lot_id, method, reference, debt_id)
-             values ($1, 'refund', $2, $3, 'pending', $4, $5, 'system', $6, $6, $7, 'provider', $8, $9)`,
-            [
-              refundId,
-              p.amount.amount,
-              p.amount.currency,
-              paymentId,
-              debt.status === 'open'
-                ? `automatic refund: paid ${p.amount.amount} ${p.amount.currency}, the debt is ${debt.amount} ${debt.currency}`
-                : `automatic refund: the debt was already ${debt.status}`,
-              now,
-              debt.lot_id,
-              p.reference,
-              debt.id,
-            ],
-          );
+          const why =
+            debt.status === 'open'
+              ? `automatic refund: paid ${p.amount.amount} ${p.amount.currency}, the debt is ${debt.amount} ${debt.currency}`
+              : `automatic refund: the debt was already ${debt.status}`;
+          await recordRefund(q, {
+            id: refundId,
+            of: paymentId,
+            why,
+            now,
+            lotId: debt.lot_id,
+            debtId: debt.id,
+            p,
+          });
           return { refundId } as const;
         }
         await q.query(
@@ -97,4 +92,17 @@ export function debtPurpose(deps: {
       return result;
     },
   };
+}
+
+/** A capture that settled nothing is given back: its full refund, pending until the provider settles it. */
+async function recordRefund(
+  q: Queryable,
+  r: { id: string; of: string; why: string; now: string; lotId: string; debtId: string; p: CapturedPayment },
+): Promise<void> {
+  await q.query(
+    `insert into payments (id, kind, amount, currency, status, refund_of, reason, actor, created_at, updated_at,
+                           lot_id, method, reference, debt_id)
+     values ($1, 'refund', $2, $3, 'pending', $4, $5, 'system', $6, $6, $7, 'provider', $8, $9)`,
+    [r.id, r.p.amount.amount, r.p.amount.currency, r.of, r.why, r.now, r.lotId, r.p.reference, r.debtId],
+  );
 }
