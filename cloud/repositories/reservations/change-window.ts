@@ -190,15 +190,8 @@ async function apply(
     releaseSlice(oldSlice.rows[0]?.w ?? '', oldRange.len).slice,
   );
   const r = bitRange(p.lot.baseSlot, p.window);
-  // The same spot first (still in the bookable pool), then any free eligible bookable spot.
-  const { rows } = await q.query<{ id: string; label: string; w: string }>(
-    `select id, label, ${sliceSql('$4', '$5')} as w from spots
-      where lot_id = $1 and pool = 'bookable' and type = any($2::text[])
-      order by (id = $3) desc, id for update`,
-    [row.lot_id, ELIGIBLE_SPOT_TYPES[row.vehicle_type], row.spot_id, r.from + 1, r.len],
-  );
-  const target = rows.find((s) => sliceIsFree(s.w, r.len));
-  if (target === undefined) throw new NoSpot();
+  const target = await pickSpot(q, row, r);
+  if (target === null) throw new NoSpot();
   await writeSlice(q, row.lot_id, target.id, r, holdSlice(target.w, r.len));
   const credential = signCredential(
     { rid: row.id, lot: row.lot_id, plate: row.plate, start: p.window.startMs, end: p.window.endMs },
@@ -272,6 +265,35 @@ async function recordRefunds(
     if (left === 0) break;
   }
   return ids;
+}
+
+/**
+ * The same spot first (still in the bookable pool), then any free eligible bookable spot. Candidates
+ * are read without locks and only the one taken is locked (SKIP LOCKED, re-checked under the lock),
+ * so a change never holds the lot's other spots and concurrent bookings keep their choice.
+ */
+async function pickSpot(
+  q: Parameters<Parameters<Env['tx']>[0]>[0],
+  row: ReservationRow,
+  r: { from: number; len: number },
+): Promise<{ id: string; label: string; w: string } | null> {
+  const { rows } = await q.query<{ id: string; label: string; w: string }>(
+    `select id, label, ${sliceSql('$4', '$5')} as w from spots
+      where lot_id = $1 and pool = 'bookable' and type = any($2::text[])
+      order by (id = $3) desc, id`,
+    [row.lot_id, ELIGIBLE_SPOT_TYPES[row.vehicle_type], row.spot_id, r.from + 1, r.len],
+  );
+  for (const candidate of rows) {
+    if (!sliceIsFree(candidate.w, r.len)) continue;
+    const locked = await q.query<{ id: string; label: string; w: string }>(
+      `select id, label, ${sliceSql('$3', '$4')} as w from spots
+        where lot_id = $1 and id = $2 for update skip locked`,
+      [row.lot_id, candidate.id, r.from + 1, r.len],
+    );
+    const spot = locked.rows[0];
+    if (spot !== undefined && sliceIsFree(spot.w, r.len)) return spot;
+  }
+  return null;
 }
 
 /** No spot for the new window: thrown to roll the released bits back. */
