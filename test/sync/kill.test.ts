@@ -110,9 +110,14 @@ t.test('SIGKILL the edge mid-stream: nothing lost, nothing doubled, the will say
     60_000,
     50,
   );
+  // Stored in the cloud is not yet acked at the edge: wait for the heartbeat to say both the cursor
+  // is at the head and the outbox is empty (the last acks processed) before stopping the edge.
   await waitFor(
-    async () => (await cs.fleet(LOT))[0]?.lastAppliedSeq === (await rc.headSeq(LOT)),
-    'edge caught up (heartbeat)',
+    async () => {
+      const status = (await cs.fleet(LOT))[0];
+      return status?.lastAppliedSeq === (await rc.headSeq(LOT)) && status?.outboxDepth === 0;
+    },
+    'edge caught up and its outbox acked (heartbeat)',
     20_000,
     50,
   );
