@@ -61,7 +61,8 @@ async function applyGateEvent(ctx: EffectContext, lotId: string, e: GateEvent): 
       if (e.reservationId) await ctx.reservations.depart(lotId, e.reservationId, atMs, e, factKey);
       if (e.charge && e.charge.amount > 0) await recordGateCharge(ctx.tx, lotId, e, e.charge);
       await recordValidationUse(ctx.tx, lotId, e);
-      await refundOverpaidExit(ctx.tx, lotId, e);
+      // Only a stay settled online can have been paid more than the lane charged.
+      if (e.settlement === 'cloud') await refundOverpaidExit(ctx.tx, lotId, e);
       return;
     case 'unable_to_collect':
       return recordDebt(ctx.tx, lotId, e);

@@ -109,13 +109,40 @@ async function validate(
   return ok({ lot, plate, window: wr.value });
 }
 
+/** The TENTATIVE row a hold writes; the spot is picked by the caller, or (null) by reserve_hold. */
+function heldRow(
+  input: { actor: { id: string }; body: CreateReservationBody; booking: ValidBooking } & NewHold,
+  price: Money,
+  spot: { id: string; label: string } | null,
+): ReservationRow {
+  const { actor, body, id, now, holdExpiresMs } = input;
+  const { lot, plate, window: w } = input.booking;
+  return newRow({
+    id,
+    lot_id: lot.id,
+    spot_id: spot?.id ?? '',
+    spot_label: spot?.label ?? '',
+    user_id: actor.id,
+    kind: 'booking',
+    vehicle_type: body.vehicleType,
+    plate,
+    start_at: new Date(w.startMs),
+    end_at: new Date(w.endMs),
+    status: 'TENTATIVE',
+    price_amount: price.amount,
+    currency: price.currency,
+    hold_expires_at: new Date(holdExpiresMs),
+    created_at: new Date(now),
+  });
+}
+
 /** The hold's transaction: plate check, a free spot, the TENTATIVE row — committed together. */
 function holdTx(
   env: BookingEnv,
   input: { actor: { id: string }; body: CreateReservationBody; booking: ValidBooking } & NewHold,
 ) {
   const { tx, allocation } = env;
-  const { actor, body, id, now, holdExpiresMs } = input;
+  const { body } = input;
   const { lot, plate, window: w } = input.booking;
   return tx(
     async (q): Promise<Result<Held, Refusal>> => {
@@ -134,23 +161,7 @@ function holdTx(
       const row = await allocation.insertHeld(q, {
         spot,
         bits: bitRange(lot.baseSlot, w),
-        row: newRow({
-          id,
-          lot_id: lot.id,
-          spot_id: spot.id,
-          spot_label: spot.label,
-          user_id: actor.id,
-          kind: 'booking',
-          vehicle_type: body.vehicleType,
-          plate,
-          start_at: new Date(w.startMs),
-          end_at: new Date(w.endMs),
-          status: 'TENTATIVE',
-          price_amount: price.amount,
-          currency: price.currency,
-          hold_expires_at: new Date(holdExpiresMs),
-          created_at: new Date(now),
-        }),
+        row: heldRow(input, price, spot),
         reason: 'created',
         commit: true,
       });
@@ -168,7 +179,7 @@ async function holdAtOnce(
   env: BookingEnv,
   input: { actor: { id: string }; body: CreateReservationBody; booking: ValidBooking } & NewHold,
 ): Promise<Result<Held, Refusal>> {
-  const { actor, body, id, now, holdExpiresMs } = input;
+  const { body } = input;
   const { lot, plate, window: w } = input.booking;
   const price = bookingPrice(lot, body.vehicleType, w).total;
   const r = await env.autocommit((q) =>
@@ -176,23 +187,7 @@ async function holdAtOnce(
       lockKey: advisoryKey(PLATE_LOCK_CLASS, plate),
       bits: bitRange(lot.baseSlot, w),
       reason: 'created',
-      row: newRow({
-        id,
-        lot_id: lot.id,
-        spot_id: '',
-        spot_label: '',
-        user_id: actor.id,
-        kind: 'booking',
-        vehicle_type: body.vehicleType,
-        plate,
-        start_at: new Date(w.startMs),
-        end_at: new Date(w.endMs),
-        status: 'TENTATIVE',
-        price_amount: price.amount,
-        currency: price.currency,
-        hold_expires_at: new Date(holdExpiresMs),
-        created_at: new Date(now),
-      }),
+      row: heldRow(input, price, null),
     }),
   );
   if (r.outcome === 'clash') return plateOverlap(plate);
