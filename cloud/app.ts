@@ -37,6 +37,7 @@ import { gateRoutes } from './routes/gate.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { lotRoutes } from './routes/lots.js';
+import { receiptNumberingPlugin } from './receipts/numbering.js';
 import { receiptRoutes } from './receipts/routes.js';
 import { reconciliationRoutes } from './reports/reconciliation-routes.js';
 import { permitRoutes } from './routes/permits.js';
@@ -103,6 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<CloudApp> {
   await app.register(usersRepository);
   await app.register(lotsRepository);
   await app.register(changeLogRepository);
+  await app.register(receiptNumberingPlugin);
   await app.register(authPlugin);
   await app.register(idempotencyPlugin);
   await app.register(paymentsPlugin, { provider: deps.payments, purposes: deps.purposes });

@@ -1,5 +1,6 @@
 import { type Receipt, type ReceiptPurpose, receiptNumber } from '../../protocol/receipts.js';
 import type { Queryable } from '../db/database.js';
+import { numberReceiptsNow } from './numbering.js';
 
 /** A stored receipt with who may read it (the booking's driver, the lot's staff). */
 export interface StoredReceipt {
@@ -11,9 +12,10 @@ export interface StoredReceipt {
 
 interface ReceiptRow {
   payment_id: string;
-  number: string;
+  number: string | null;
   receipt_prefix: string;
   kind: 'receipt' | 'credit_note';
+  credits_payment_id: string | null;
   credits_number: string | null;
   credits_prefix: string | null;
   issued_at: Date;
@@ -48,15 +50,28 @@ const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
 /** The receipt of a payment, or null when it has none (not succeeded, or unknown). */
 export async function findReceipt(q: Queryable, paymentId: string): Promise<StoredReceipt | null> {
+  let r = await readReceipt(q, paymentId);
+  if (r !== null && (r.number === null || (r.credits_payment_id !== null && r.credits_number === null))) {
+    // Committed but not numbered yet (numbered after commit, migration 017): number it first.
+    await numberReceiptsNow(q);
+    r = await readReceipt(q, paymentId);
+  }
+  if (r === null || r.number === null) return null;
+  return toStored(r, r.number);
+}
+
+async function readReceipt(q: Queryable, paymentId: string): Promise<ReceiptRow | null> {
   const { rows } = await q.query<ReceiptRow>(RECEIPT_SQL, [paymentId]);
-  const r = rows[0];
-  if (r === undefined) return null;
+  return rows[0] ?? null;
+}
+
+function toStored(r: ReceiptRow, number: string): StoredReceipt {
   return {
     lotId: r.lot_id,
     ownerId: r.owner_id,
     receipt: {
       paymentId: r.payment_id,
-      number: receiptNumber(r.receipt_prefix, Number(r.number)),
+      number: receiptNumber(r.receipt_prefix, Number(number)),
       kind: r.kind,
       credits:
         r.credits_number === null ? null : receiptNumber(r.credits_prefix ?? '', Number(r.credits_number)),
@@ -83,13 +98,20 @@ export async function bookingReceipt(
   q: Queryable,
   reservationId: string,
 ): Promise<{ paymentId: string; number: string } | null> {
-  const { rows } = await q.query<{ payment_id: string; number: string; receipt_prefix: string }>(
-    `select r.payment_id, r.number, r.receipt_prefix from receipts r join payments p on p.id = r.payment_id
-      where p.reservation_id = $1 and p.kind = 'capture'`,
-    [reservationId],
-  );
-  const r = rows[0];
-  return r === undefined
+  const read = async () => {
+    const { rows } = await q.query<{ payment_id: string; number: string | null; receipt_prefix: string }>(
+      `select r.payment_id, r.number, r.receipt_prefix from receipts r join payments p on p.id = r.payment_id
+        where p.reservation_id = $1 and p.kind = 'capture'`,
+      [reservationId],
+    );
+    return rows[0];
+  };
+  let r = await read();
+  if (r !== undefined && r.number === null) {
+    await numberReceiptsNow(q);
+    r = await read();
+  }
+  return r === undefined || r.number === null
     ? null
     : { paymentId: r.payment_id, number: receiptNumber(r.receipt_prefix, Number(r.number)) };
 }

@@ -4,6 +4,7 @@ import type { Permit } from '../../protocol/permits.js';
 import { type Change, type ChangeReason, ChangeSchema } from '../../protocol/mqtt.js';
 import { toIso } from '../../protocol/slots.js';
 import type { Logger } from '../../protocol/logger.js';
+import { type BatchRunner, createBatchRunner } from '../db/batch-runner.js';
 import type { Database, Queryable } from '../db/database.js';
 import { definePlugin } from '../plugin.js';
 
@@ -132,66 +133,18 @@ export function createChangeLog(db: Database): ChangeLog {
 }
 
 /** Gives committed changes their seqs (migration 005, `sequence_lot_changes()`). */
-export interface ChangeSequencer {
-  /**
-   * Sequence everything committed so far; resolves once a run that started after this call has
-   * finished. Concurrent calls share runs (at most one running and one queued per process), so a
-   * burst of writers costs one sequencer transaction, not one each. Never rejects: a failed run
-   * is logged and the poll retries it.
-   */
-  kick(): Promise<void>;
-  /** Start the fallback poll (changes of a crashed writer, of writers that do not kick). */
-  start(): void;
-  stop(): Promise<void>;
-}
+export type ChangeSequencer = BatchRunner;
 
 export function createChangeSequencer(
   db: Pick<Database, 'pooled'>,
   logger: Logger,
   opts: { pollMs: number },
 ): ChangeSequencer {
-  const log = logger.child({ component: 'change-sequencer' });
-  let running: Promise<void> | null = null;
-  let queued: Promise<void> | null = null;
-  let timer: ReturnType<typeof setInterval> | null = null;
-  const runOnce = (): Promise<void> => {
-    const run = db.pooled
-      .query('select sequence_lot_changes()')
-      .then(
-        () => undefined,
-        (err: unknown) => log.error({ err }, 'sequencing changes failed; the poll retries'),
-      )
-      .finally(() => {
-        if (running === run) running = null;
-      });
-    running = run;
-    return run;
-  };
-  function kick(): Promise<void> {
-    // A queued run has not started yet, so it will see everything committed before this call.
-    if (queued !== null) return queued;
-    if (running === null) return runOnce();
-    const next = running.then(() => {
-      queued = null;
-      return runOnce();
-    });
-    queued = next;
-    return next;
-  }
-  return {
-    kick,
-    start() {
-      if (timer !== null) return;
-      void kick();
-      timer = setInterval(() => void kick(), opts.pollMs);
-      timer.unref();
-    },
-    async stop() {
-      if (timer !== null) clearInterval(timer);
-      timer = null;
-      await (queued ?? running);
-    },
-  };
+  return createBatchRunner(db, logger.child({ component: 'change-sequencer' }), {
+    sql: 'select sequence_lot_changes()',
+    pollMs: opts.pollMs,
+    what: 'sequencing changes',
+  });
 }
 
 declare module 'fastify' {
