@@ -9,9 +9,10 @@ import type { PaymentPurposes } from './purposes.js';
 
 /**
  * A provider's webhook, as the endpoint receives it (and as the sandbox raises it in process):
- * verified by the provider's signature check, recorded by event id in `payment_events`, applied,
- * then marked applied. An event applied before answers `replayed` and does nothing; an event seen
- * but never applied (a crash, the provider unreachable mid-way) is applied when it comes again.
+ * verified by the provider's signature check, looked up by event id in `payment_events`, applied,
+ * then recorded as applied (one write). An event applied before answers `replayed` and does
+ * nothing; an event whose applying failed (a crash, the provider unreachable mid-way) is recorded
+ * as seen, and applied when it comes again.
  * Applying is idempotent on its own as well (payment refs, pending-only updates), so events that
  * arrive late, twice or out of order have one effect:
  * - checkout completed → the purpose of its reference (booking: confirm the hold, or refund a
@@ -59,6 +60,32 @@ export function createWebhookHandler(deps: {
     return known.length > 0 ? ('duplicate' as const) : ('unknown' as const);
   }
 
+  /** Record an event: applied (with its outcome), or seen and not applied (outcome null). */
+  async function record(
+    ev: ProviderEvent,
+    type: string,
+    reference: string | null,
+    receivedAt: string,
+    outcome: WebhookAck['outcome'] | null,
+  ): Promise<void> {
+    await db.rows(
+      `insert into payment_events (provider, event_id, type, reference, received_at, applied_at, outcome)
+       values ($1, $2, $3, $4, $5, $6, $7)
+       on conflict (provider, event_id) do update
+         set applied_at = coalesce(payment_events.applied_at, excluded.applied_at),
+             outcome = coalesce(payment_events.outcome, excluded.outcome)`,
+      [
+        provider.name,
+        ev.eventId,
+        type,
+        reference,
+        receivedAt,
+        outcome === null ? null : toIso(clock.now()),
+        outcome,
+      ],
+    );
+  }
+
   async function apply(ev: ProviderEvent): Promise<WebhookAck['outcome']> {
     switch (ev.kind) {
       case 'checkout_completed':
@@ -89,23 +116,26 @@ export function createWebhookHandler(deps: {
       const type = ev.kind === 'ignored' ? ev.type : ev.kind;
       const reference =
         ev.kind === 'checkout_completed' ? ev.capture.reference : ev.kind === 'ignored' ? null : ev.key;
-      await db.rows(
-        `insert into payment_events (provider, event_id, type, reference, received_at)
-         values ($1, $2, $3, $4, $5) on conflict (provider, event_id) do nothing`,
-        [provider.name, ev.eventId, type, reference, toIso(clock.now())],
-      );
       const [seen] = await db.rows<{ applied_at: Date | null }>(
         'select applied_at from payment_events where provider = $1 and event_id = $2',
         [provider.name, ev.eventId],
       );
       if (seen?.applied_at != null) return ok({ received: true, eventId: ev.eventId, outcome: 'replayed' });
-      const outcome = await apply(ev);
+      const receivedAt = toIso(clock.now());
+      let outcome: WebhookAck['outcome'];
+      try {
+        outcome = await apply(ev);
+      } catch (err) {
+        // Seen but not applied: kept for the record; the provider delivers it again.
+        await record(ev, type, reference, receivedAt, null).catch((e: unknown) =>
+          log.error({ err: e, eventId: ev.eventId }, 'could not record a webhook event that failed'),
+        );
+        throw err;
+      }
       if (outcome === 'unknown')
         log.warn({ eventId: ev.eventId, type, reference }, 'webhook for nothing we know; ignored');
-      await db.rows(
-        'update payment_events set applied_at = $3, outcome = $4 where provider = $1 and event_id = $2',
-        [provider.name, ev.eventId, toIso(clock.now()), outcome],
-      );
+      // One write per event in the common case: received and applied together.
+      await record(ev, type, reference, receivedAt, outcome);
       return ok({ received: true, eventId: ev.eventId, outcome });
     },
   };

@@ -3,7 +3,7 @@ import { toIso } from '../../../protocol/slots.js';
 import type { CapturedPayment } from '../../payments/purposes.js';
 import type { ReservationContext } from './context.js';
 import type { PaymentSettlement } from './payments.js';
-import { getRow, type ReservationRow } from './rows.js';
+import { COLS, type ReservationRow } from './rows.js';
 
 /**
  * The `booking` payment purpose: a captured checkout whose reference is a reservation id confirms
@@ -80,18 +80,24 @@ export async function voidCapture(
     );
 }
 
+/** The reservation a capture names, and whether that capture was already given back (one read). */
+const CAPTURED_ROW_SQL = `select ${COLS}, exists (select 1 from payments where id = $2) as voided
+  from reservations where id = $1`;
+
 /** The booking purpose's answer to a captured checkout. */
 export async function bookingCaptured(
   env: Env,
   confirm: (row: ReservationRow, paid: Paid, amount: Money) => Promise<unknown>,
   p: CapturedPayment,
 ): Promise<'applied' | 'duplicate' | 'unknown'> {
-  const row = await getRow(env.db.pooled, p.reference);
-  if (row === null) return 'unknown';
+  const [found] = await env.db.rows<ReservationRow & { voided: boolean }>(CAPTURED_ROW_SQL, [
+    p.reference,
+    `cap_${p.paymentRef}`,
+  ]);
+  if (found === undefined) return 'unknown';
+  const { voided, ...row } = found;
   const paid = { paymentRef: p.paymentRef, storedMethodRef: p.storedMethodRef };
-  if (row.payment_ref === p.paymentRef) return 'duplicate';
-  const voided = await env.db.rows('select 1 from payments where id = $1', [`cap_${p.paymentRef}`]);
-  if (voided.length > 0) return 'duplicate';
+  if (row.payment_ref === p.paymentRef || voided) return 'duplicate';
   if (p.amount.amount !== row.price_amount || p.amount.currency !== row.currency) {
     await voidCapture(
       env,
