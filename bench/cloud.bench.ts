@@ -36,6 +36,10 @@ const INSTANCES = 2;
 const SLOT = 15 * 60_000;
 /** The many-lots row: bookings spread over this many lots, by this many clients. */
 const MANY_LOTS = Array.from({ length: 50 }, (_, i) => `bench-m${i}`);
+/** A lot booked 95 % for the whole month (the pick's cost in a full lot), and an empty twin. */
+const BUSY_LOT = 'bench-busy';
+const IDLE_LOT = 'bench-idle';
+const BUSY_SHARE = 0.95;
 const MANY_CLIENTS = 256;
 const SERVER_CHILD = fileURLToPath(new URL('./cloud-server.child.ts', import.meta.url));
 
@@ -313,7 +317,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       });
       if (!admin.ok) throw new Error(admin.error.message);
       const token = (await app.issueTokens(admin.value)).accessToken;
-      for (const id of ['bench', 'bench2', ...MANY_LOTS]) {
+      for (const id of ['bench', 'bench2', BUSY_LOT, IDLE_LOT, ...MANY_LOTS]) {
         const lot = await app.inject({
           method: 'POST',
           url: '/v1/lots',
@@ -424,6 +428,28 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       ctx.log(`cloud: reserve+confirm × ${total}, ${MANY_CLIENTS} clients, ${MANY_LOTS.length} lots`);
       const many = await load(running, 'reserve', MANY_LOTS, MANY_CLIENTS, total, 'ML');
       const checkedMany = await doubleBookings(running);
+
+      // ---- one client: a lot 95 % booked for the month against an empty one (the spot pick) ----
+      await test.db.rows(
+        `update spots set bits = repeat('1', 96 * 40)::varbit where lot_id = $1 and id in (
+           select id from spots where lot_id = $1 order by id limit $2)`,
+        [BUSY_LOT, Math.round(SPOTS * BUSY_SHARE)],
+      );
+      const oneByOne = ctx.quick ? 100 : 400;
+      ctx.log(`cloud: reserve+confirm × ${oneByOne}, 1 client, empty lot / lot 95 % booked`);
+      await load(running, 'reserve', [IDLE_LOT, BUSY_LOT], 2, 40, 'W1');
+      const idle = await load(running, 'reserve', IDLE_LOT, 1, oneByOne, 'I1');
+      const busy = await load(running, 'reserve', BUSY_LOT, 1, oneByOne, 'B1');
+      const checkedBusy = await doubleBookings(running);
+      const idleM = summariseMs('baseline: reserve+confirm, empty lot (1 client)', idle.samples, idle.wallMs);
+      const busyRow = toRow(
+        summariseMs('cloud reserve+confirm, lot 95 % booked (1 client)', busy.samples, busy.wallMs),
+        {
+          baseline: idleM,
+          budget: { label: 'p50 ≤ 1.5× empty lot, 0 double', ratioMax: 1.5 },
+          notes: `${kind}; ${SPOTS} spots, ${Math.round(SPOTS * BUSY_SHARE)} held for 40 days; ${busy.refused} refused; ${checkedBusy.text}`,
+        },
+      );
       await running.close();
       running = null;
 
@@ -454,6 +480,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         toRow(baseline, {
           notes: `${kind}; pool ${POOL}; raw pg (BEGIN, prepared insert, COMMIT) in this process, no HTTP`,
         }),
+        { ...busyRow, pass: busyRow.pass === true && checkedBusy.total === 0 },
+        toRow(idleM, { notes: `${kind}; ${SPOTS} spots, nothing booked` }),
       ];
       let checkedN = { total: 0, text: '' };
       if (test.kind === 'postgres') {

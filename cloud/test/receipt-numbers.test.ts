@@ -83,57 +83,60 @@ t.test('50 concurrent payments get numbers 1..50; a rolled-back one leaves no ga
   t.same((await numbers(cloud, operatorId)).slice(-1), [51]);
 });
 
-t.test('numberers running while payments commit and abort: every committed receipt numbered once, 1..n', async (t) => {
-  const cloud = await buildTestCloud({ poolSize: 30 });
-  t.teardown(() => cloud.close());
-  const admin = await cloud.userWithToken('admin');
-  const lot = lotBody({}, 2);
-  t.equal((await cloud.call('POST', '/v1/lots', { token: admin.token, body: lot })).status, 201);
-  const [row] = await cloud.db.rows<{ operator_id: string }>('select operator_id from lots where id = $1', [
-    lot.id,
-  ]);
-  const operatorId = row!.operator_id;
-  const aborted = async (i: number) =>
-    cloud.db
-      .tx(async (q) => {
-        await q.query(
-          `insert into payments (id, lot_id, reference, kind, amount, currency, status, method, created_at, updated_at)
-           values ($1, $2, $3, 'exit', 100, 'EUR', 'succeeded', 'cash', $4, $4)`,
-          [`abort-${i}`, lot.id, `exit:${lot.id}:abort-${i}`, toIso(T0)],
-        );
-        await issueReceipt(q, `abort-${i}`, T0);
-        throw new Error('rolled back');
-      })
-      .catch(() => undefined);
-  // Three waves of writers, each wave racing numberers, the last wave with aborting writers.
-  for (let wave = 0; wave < 3; wave++) {
-    await Promise.all([
-      ...Array.from({ length: 20 }, (_, i) =>
-        succeededPayment(cloud, lot.id!, `w${wave}-${i}`, 100 + i, (i % 4) * 5),
-      ),
-      ...Array.from({ length: 6 }, () => numberReceiptsNow(cloud.db.pooled)),
-      ...(wave === 2 ? Array.from({ length: 10 }, (_, i) => aborted(i)) : []),
+t.test(
+  'numberers running while payments commit and abort: every committed receipt numbered once, 1..n',
+  async (t) => {
+    const cloud = await buildTestCloud({ poolSize: 30 });
+    t.teardown(() => cloud.close());
+    const admin = await cloud.userWithToken('admin');
+    const lot = lotBody({}, 2);
+    t.equal((await cloud.call('POST', '/v1/lots', { token: admin.token, body: lot })).status, 201);
+    const [row] = await cloud.db.rows<{ operator_id: string }>('select operator_id from lots where id = $1', [
+      lot.id,
     ]);
-  }
-  const got = await numbers(cloud, operatorId);
-  t.same(
-    got,
-    Array.from({ length: 60 }, (_, i) => i + 1),
-    '60 committed payments: numbers 1..60, no gap, no repeat',
-  );
-  const [counter] = await cloud.db.rows<{ last_number: string }>(
-    'select last_number from receipt_counters where operator_id = $1',
-    [operatorId],
-  );
-  t.equal(Number(counter!.last_number), 60, 'the counter agrees');
-  const [aborts] = await cloud.db.rows<{ n: number }>(
-    "select count(*)::int as n from receipts where payment_id like 'abort-%'",
-  );
-  t.equal(aborts!.n, 0, 'aborted payments left no receipt');
-  // Numbered in issue order within a run: a later payment never gets a smaller number in one batch.
-  await succeededPayment(cloud, lot.id!, 'z-late', 1);
-  t.same((await numbers(cloud, operatorId)).slice(-1), [61], 'the next payment continues the sequence');
-});
+    const operatorId = row!.operator_id;
+    const aborted = async (i: number) =>
+      cloud.db
+        .tx(async (q) => {
+          await q.query(
+            `insert into payments (id, lot_id, reference, kind, amount, currency, status, method, created_at, updated_at)
+           values ($1, $2, $3, 'exit', 100, 'EUR', 'succeeded', 'cash', $4, $4)`,
+            [`abort-${i}`, lot.id, `exit:${lot.id}:abort-${i}`, toIso(T0)],
+          );
+          await issueReceipt(q, `abort-${i}`, T0);
+          throw new Error('rolled back');
+        })
+        .catch(() => undefined);
+    // Three waves of writers, each wave racing numberers, the last wave with aborting writers.
+    for (let wave = 0; wave < 3; wave++) {
+      await Promise.all([
+        ...Array.from({ length: 20 }, (_, i) =>
+          succeededPayment(cloud, lot.id!, `w${wave}-${i}`, 100 + i, (i % 4) * 5),
+        ),
+        ...Array.from({ length: 6 }, () => numberReceiptsNow(cloud.db.pooled)),
+        ...(wave === 2 ? Array.from({ length: 10 }, (_, i) => aborted(i)) : []),
+      ]);
+    }
+    const got = await numbers(cloud, operatorId);
+    t.same(
+      got,
+      Array.from({ length: 60 }, (_, i) => i + 1),
+      '60 committed payments: numbers 1..60, no gap, no repeat',
+    );
+    const [counter] = await cloud.db.rows<{ last_number: string }>(
+      'select last_number from receipt_counters where operator_id = $1',
+      [operatorId],
+    );
+    t.equal(Number(counter!.last_number), 60, 'the counter agrees');
+    const [aborts] = await cloud.db.rows<{ n: number }>(
+      "select count(*)::int as n from receipts where payment_id like 'abort-%'",
+    );
+    t.equal(aborts!.n, 0, 'aborted payments left no receipt');
+    // Numbered in issue order within a run: a later payment never gets a smaller number in one batch.
+    await succeededPayment(cloud, lot.id!, 'z-late', 1);
+    t.same((await numbers(cloud, operatorId)).slice(-1), [61], 'the next payment continues the sequence');
+  },
+);
 
 t.test('a booking paid and refunded: receipt, then credit note with VAT split', async (t) => {
   const cloud = await buildTestCloud();

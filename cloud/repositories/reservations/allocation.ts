@@ -144,15 +144,18 @@ export interface InsertHeldInput {
 }
 
 /**
- * Reserve in one call (migration 006, `reserve_hold`): plate lock and check, a free spot locked,
- * the window held, the row and its change inserted — its own transaction, locks held only inside
- * PostgreSQL. $1–$2 the plate's advisory key, then the window, the row's columns and the change.
+ * Reserve in one call (migrations 006 and 018, `reserve_hold`): plate lock and check, a free spot
+ * locked (the capacity snapshot's candidates first), the window held, the row and its change
+ * inserted — its own transaction, locks held only inside PostgreSQL. $1–$2 the plate's advisory
+ * key, then the window, the row's columns, the change and the candidate spot ids.
  */
 const RESERVE_HOLD_SQL = `select outcome, spot_id, spot_label, slice from reserve_hold(
   $1::int, $2::int, $3, $4::text[], $5::int, $6::int, $7, $8::timestamptz, $9::timestamptz, $10, $11, $12,
-  $13, $14, $15::bigint, $16, $17::timestamptz, $18::timestamptz, $19, $20::jsonb)`;
+  $13, $14, $15::bigint, $16, $17::timestamptz, $18::timestamptz, $19, $20::jsonb, $21::text[])`;
 
 export interface ReserveHoldInput {
+  /** The lot as configured now (the capacity snapshot's candidates must be of its version). */
+  lot: LotRecord;
   lockKey: AdvisoryKey;
   bits: BitRange;
   /** The row to insert; its spot is chosen by the function (spot fields are ignored). */
@@ -178,7 +181,7 @@ interface AllocationEnv {
   log: Logger;
   metrics: CloudMetrics;
   /** Told of every hold and release this instance writes. */
-  capacity?: Pick<CapacityCache, 'patch'>;
+  capacity?: Pick<CapacityCache, 'patch' | 'candidates'>;
   /** Base slots never change after lot creation, so they can be cached forever. */
   baseSlots: Map<string, number>;
 }
@@ -186,7 +189,7 @@ interface AllocationEnv {
 export function createSpotAllocation(deps: {
   log: Logger;
   metrics: CloudMetrics;
-  capacity?: Pick<CapacityCache, 'patch'>;
+  capacity?: Pick<CapacityCache, 'patch' | 'candidates'>;
 }): SpotAllocation {
   const env: AllocationEnv = {
     log: deps.log,
@@ -285,6 +288,8 @@ async function reserveHold(
 ): Promise<ReserveHoldOutcome> {
   const { lockKey, bits, row, reason } = input;
   const { spotId: _spot, spotLabel: _label, ...change } = toReservation(row);
+  // Spots memory calls free, tried first by primary key: the pick does not scan the lot.
+  const candidates = env.capacity?.candidates(input.lot, row.vehicle_type, bits, row.id) ?? [];
   const res = await q.query<{ outcome: string; spot_id: string; spot_label: string; slice: string }>(
     RESERVE_HOLD_SQL,
     [
@@ -308,6 +313,7 @@ async function reserveHold(
       row.created_at.toISOString(),
       reason,
       JSON.stringify(change),
+      candidates,
     ],
   );
   const out = res.rows[0];

@@ -184,6 +184,7 @@ async function holdAtOnce(
   const price = bookingPrice(lot, body.vehicleType, w).total;
   const r = await env.autocommit((q) =>
     env.allocation.reserveHold(q, {
+      lot,
       lockKey: advisoryKey(PLATE_LOCK_CLASS, plate),
       bits: bitRange(lot.baseSlot, w),
       reason: 'created',

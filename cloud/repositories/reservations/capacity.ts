@@ -35,6 +35,8 @@ interface Snapshot {
   version: number;
   loadedAt: number;
   spots: Map<string, SpotBits>;
+  /** The same spots in a fixed order, for candidates started at any index. */
+  order: [string, SpotBits][];
 }
 
 interface LotState {
@@ -48,6 +50,23 @@ export interface CapacityCache {
   quote(lot: LotRecord, vehicleType: VehicleType, w: SlotWindow): Promise<Quote>;
   /** This instance held (or released) a window of a spot. */
   patch(lotId: string, spotId: string, bits: BitRange, held: boolean): void;
+  /**
+   * Up to `CANDIDATES` eligible spots the snapshot calls free for the window, scanned from a place
+   * derived from `key` (concurrent bookings reach for different spots): hints for reserve_hold,
+   * which checks each under its row lock. Never waits: with no snapshot of the lot's current
+   * version it answers none and loads one in the background (as it does when the snapshot ages).
+   */
+  candidates(lot: LotRecord, vehicleType: VehicleType, bits: BitRange, key: string): string[];
+}
+
+/** How many candidates a booking offers reserve_hold: enough that a few taken meanwhile do not matter. */
+export const CANDIDATES = 4;
+
+/** 32-bit FNV-1a: where a booking starts looking, spread by its (random) id. */
+function startIndex(key: string, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % n;
 }
 
 const LOAD_SQL = `select id, type, bits::text as bits from spots where lot_id = $1 and pool = 'bookable'`;
@@ -102,7 +121,7 @@ export function createCapacityCache(deps: {
       .then((r) => {
         const spots = new Map<string, SpotBits>();
         for (const row of r.rows) spots.set(row.id, { types: row.type, words: bitStringToBits(row.bits) });
-        const snapshot: Snapshot = { version: lot.version, loadedAt, spots };
+        const snapshot: Snapshot = { version: lot.version, loadedAt, spots, order: [...spots] };
         for (const replay of st.replay) replay(snapshot);
         st.snapshot = snapshot;
         return snapshot;
@@ -140,6 +159,24 @@ export function createCapacityCache(deps: {
       }
       const occupancyPct = total === 0 ? 100 : Math.floor(((total - available) * 100) / total);
       return { available, total, price: bookingPrice(lot, vehicleType, w, occupancyPct).total };
+    },
+    candidates(lot, vehicleType, bits, key) {
+      if (maxAgeMs <= 0) return [];
+      const st = stateOf(lot.id);
+      const s = st.snapshot;
+      if (s === null || s.version !== lot.version || clock.now() - s.loadedAt >= maxAgeMs * REFRESH_AT) {
+        load(lot, st).catch((err: unknown) => log.warn({ err, lotId: lot.id }, 'capacity refresh failed'));
+      }
+      if (s === null || s.version !== lot.version || s.order.length === 0) return [];
+      const eligible: readonly string[] = ELIGIBLE_SPOT_TYPES[vehicleType];
+      const found: string[] = [];
+      const n = s.order.length;
+      const start = startIndex(key, n);
+      for (let i = 0; i < n && found.length < CANDIDATES; i++) {
+        const [id, spot] = s.order[(start + i) % n]!;
+        if (eligible.includes(spot.types) && isFree(spot, bits)) found.push(id);
+      }
+      return found;
     },
     patch(lotId, spotId, bits, held) {
       const st = lots.get(lotId);
