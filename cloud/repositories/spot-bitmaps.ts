@@ -28,6 +28,34 @@ export function bitRange(baseSlot: number, w: Pick<SlotWindow, 'startSlot' | 'en
   return { from, len: Math.max(0, w.endSlot - baseSlot - from) };
 }
 
+/**
+ * A whole bitmap as its binary wire form (`varbit_send`: a 4-byte big-endian bit count, then the
+ * bits, first slot in the high bit of the first byte), read as `bytea` — a quarter of the text
+ * form's size, decoded by `varbitWords` a byte at a time instead of a character per slot.
+ */
+export const VARBIT_SEND_SQL = 'varbit_send(bits)';
+
+/** Each byte with its bit order reversed: a varbit's first bit is a byte's high bit, a word's low. */
+const REVERSED_BYTES = Uint8Array.from({ length: 256 }, (_, b) => {
+  let r = 0;
+  for (let k = 0; k < 8; k++) if (b & (0x80 >> k)) r |= 1 << k;
+  return r;
+});
+
+/** A bitmap read with `VARBIT_SEND_SQL` as words (the same as bitStringToBits of its text form). */
+export function varbitWords(sent: Uint8Array): Uint32Array {
+  if (sent.length < 4) throw new RangeError('varbit_send: shorter than its header');
+  const bits = ((sent[0]! << 24) | (sent[1]! << 16) | (sent[2]! << 8) | sent[3]!) >>> 0;
+  const bytes = Math.ceil(bits / 8);
+  if (sent.length < 4 + bytes) throw new RangeError(`varbit_send: ${bits} bits in ${sent.length - 4} bytes`);
+  const words = new Uint32Array(wordsForSlots(bits));
+  for (let j = 0; j < bytes; j++) {
+    const b = sent[4 + j]!;
+    if (b !== 0) words[j >>> 2] = words[j >>> 2]! | (REVERSED_BYTES[b]! << ((j & 3) * 8));
+  }
+  return words;
+}
+
 /** SQL expression for the window's slice of `bits`; $from1 is 1-based. */
 export const sliceSql = (from1: string, len: string) =>
   `substring(bits from ${from1}::int for ${len}::int)::text`;

@@ -1,8 +1,11 @@
+import fc from 'fast-check';
 import t from 'tap';
+import { bitStringToBits } from '../../protocol/bitmap.js';
 import { systemClock, TestClock } from '../../protocol/clock.js';
 import { silentLogger } from '../../protocol/logger.js';
 import type { LotRecord } from '../repositories/lots.js';
 import { CANDIDATES, createCapacityCache } from '../repositories/reservations/capacity.js';
+import { varbitWords } from '../repositories/spot-bitmaps.js';
 import { buildTestCloud, HOUR, iso, lotBody, T0 } from './helpers.js';
 
 /**
@@ -13,12 +16,20 @@ import { buildTestCloud, HOUR, iso, lotBody, T0 } from './helpers.js';
 
 const lotRecord = (version = 1): LotRecord => ({ id: 'L', baseSlot: 0, version }) as unknown as LotRecord;
 
+/** A bit string as PostgreSQL's varbit_send writes it: bit count (big-endian), then the bits. */
+function sent(bits: string): Buffer {
+  const out = Buffer.alloc(4 + Math.ceil(bits.length / 8));
+  out.writeUInt32BE(bits.length, 0);
+  for (let i = 0; i < bits.length; i++) if (bits[i] === '1') out[4 + (i >> 3)]! |= 0x80 >> (i & 7);
+  return out;
+}
+
 /** 20 spots: s00–s15 cars, s16–s19 motorcycles; s00–s09 held in slots 0–7. */
 function fakeDb() {
   const rows = Array.from({ length: 20 }, (_, i) => ({
     id: `s${String(i).padStart(2, '0')}`,
     type: i < 16 ? 'car' : 'motorcycle',
-    bits: i < 10 ? '11111111' : '',
+    bits: sent(i < 10 ? '11111111' : ''),
   }));
   let loads = 0;
   return {
@@ -102,4 +113,38 @@ t.test('every hint stale: the booking still gets the one free spot, then the lot
     body: { lotId: 'cand', vehicleType: 'car', plate: 'CAND2', ...window },
   });
   t.equal(full.status, 409, 'then the lot is full, whatever memory says');
+});
+
+t.test('the snapshot reads bitmaps in binary: the same words as their text form', async (t) => {
+  const cloud = await buildTestCloud();
+  t.teardown(() => cloud.close());
+  const strings = [
+    '',
+    '1',
+    '0000000',
+    '10000000',
+    '100000001',
+    '1'.repeat(33),
+    '01'.repeat(1920),
+    ...fc
+      .sample(fc.array(fc.constantFrom('0', '1'), { maxLength: 300 }), { numRuns: 200, seed: 13 })
+      .map((a) => a.join('')),
+  ];
+  const rows = await cloud.db.rows<{ sent: Buffer; text: string }>(
+    'select varbit_send(b::varbit) as sent, b::varbit::text as text from unnest($1::text[]) with ordinality as x(b, n) order by n',
+    [strings],
+  );
+  t.equal(rows.length, strings.length);
+  const differ = rows.filter((r) => {
+    const a = varbitWords(r.sent);
+    const b = bitStringToBits(r.text);
+    return a.length !== b.length || a.some((w, i) => w !== b[i]);
+  });
+  t.same(
+    differ.map((r) => r.text),
+    [],
+    `${strings.length} bitmaps: binary and text agree (${cloud.kind})`,
+  );
+  t.same(varbitWords(sent('0101')), bitStringToBits('0101'), 'the test encoder agrees too');
+  t.throws(() => varbitWords(Buffer.from([0, 0, 0, 9, 0xff])), RangeError, 'a short body is refused');
 });

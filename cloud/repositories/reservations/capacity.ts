@@ -1,10 +1,4 @@
-import {
-  bitStringToBits,
-  clearRange,
-  rangeIsFree,
-  setRange,
-  wordsForSlots,
-} from '../../../protocol/bitmap.js';
+import { clearRange, rangeIsFree, setRange, wordsForSlots } from '../../../protocol/bitmap.js';
 import type { Clock } from '../../../protocol/clock.js';
 import { ELIGIBLE_SPOT_TYPES, type VehicleType } from '../../../protocol/domain.js';
 import type { Logger } from '../../../protocol/logger.js';
@@ -12,7 +6,7 @@ import { bookingPrice } from '../../../protocol/pricing.js';
 import type { SlotWindow } from '../../../protocol/slots.js';
 import type { Queryable } from '../../db/database.js';
 import type { LotRecord } from '../lots.js';
-import { type BitRange, bitRange } from '../spot-bitmaps.js';
+import { type BitRange, bitRange, VARBIT_SEND_SQL, varbitWords } from '../spot-bitmaps.js';
 import type { Quote } from './types.js';
 
 /**
@@ -69,7 +63,7 @@ function startIndex(key: string, n: number): number {
   return (h >>> 0) % n;
 }
 
-const LOAD_SQL = `select id, type, bits::text as bits from spots where lot_id = $1 and pool = 'bookable'`;
+const LOAD_SQL = `select id, type, ${VARBIT_SEND_SQL} as bits from spots where lot_id = $1 and pool = 'bookable'`;
 
 /** Reload in the background once a snapshot is this share of maxAge old, before it expires. */
 const REFRESH_AT = 0.8;
@@ -117,10 +111,10 @@ export function createCapacityCache(deps: {
     st.replay = [];
     const loadedAt = clock.now();
     const loading = db.pooled
-      .query<{ id: string; type: string; bits: string }>(LOAD_SQL, [lot.id])
+      .query<{ id: string; type: string; bits: Buffer }>(LOAD_SQL, [lot.id])
       .then((r) => {
         const spots = new Map<string, SpotBits>();
-        for (const row of r.rows) spots.set(row.id, { types: row.type, words: bitStringToBits(row.bits) });
+        for (const row of r.rows) spots.set(row.id, { types: row.type, words: varbitWords(row.bits) });
         const snapshot: Snapshot = { version: lot.version, loadedAt, spots, order: [...spots] };
         for (const replay of st.replay) replay(snapshot);
         st.snapshot = snapshot;
