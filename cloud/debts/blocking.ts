@@ -6,7 +6,8 @@ import { openDebtTotal } from './store.js';
 
 /**
  * A plate with open debt cannot book until it is settled: 409 `debt_outstanding` with the amount and
- * the pay page of its oldest debt. Checked before the hold (drive-up overflow at a gate is not a
+ * the pay page of its oldest debt. The reserve statement itself refuses such a plate (migration 018;
+ * the demand-priced hold's first statement likewise); this builds the answer then (drive-up overflow at a gate is not a
  * booking and is not refused: the lane applies the lot's debt policy).
  */
 export async function refuseIfOwing(q: Queryable, rawPlate: string, publicUrl: string): Promise<void> {

@@ -128,7 +128,8 @@ export async function completeCheckout(
     });
     if (outcome === 'unknown')
       return refuse(404, 'checkout_not_found', 'nothing is being paid under this reference');
-    return ok({ reference, outcome, amount });
+    // No event passed: never `recorded`.
+    return ok({ reference, outcome: outcome === 'duplicate' ? 'duplicate' : 'applied', amount });
   }
   return refuse(402, 'payment_invalid', message);
 }

@@ -1,5 +1,7 @@
 -- reserve_hold (migration 006) takes the spots the cloud's in-memory bitmaps call free for the window
--- (`p_candidates`, a handful) and tries them first, by primary key, before scanning the lot.
+-- (`p_candidates`, a handful) and tries them first, by primary key, before scanning the lot; and it
+-- refuses a plate with open debt itself ('owing'), so a booking is one statement (the route used to
+-- read the plate's debts first: one more round trip, and a debt opened in between went unseen).
 --
 -- Why: the scan reads spots in storage order until one is free for the window -- in a lot that is
 -- 95 % booked for that window it reads most of the lot's bitmaps on every booking, so the cost of a
@@ -45,6 +47,12 @@ begin
   -- One car, one reservation: bookings of one plate queue here, so the check below sees every
   -- committed booking of the plate.
   perform pg_advisory_xact_lock(p_lock_class, p_lock_object);
+  -- A plate with open debt cannot book (cloud/debts/blocking.ts builds the refusal with what it
+  -- owes): checked here, in the same statement, instead of by a read before it.
+  if exists (select 1 from debts d where d.plate = p_plate and d.status = 'open') then
+    return query select 'owing'::text, null::text, null::text, null::text;
+    return;
+  end if;
   if exists (
     select 1 from reservations r where r.plate = p_plate
       and r.status in ('TENTATIVE', 'CONFIRMED', 'CHECKED_IN')

@@ -18,16 +18,35 @@ export interface CapturedPayment {
   storedMethodRef: string | null;
   /** The provider's event/idempotency id: the same capture applied twice has no second effect. */
   eventId: string;
+  /**
+   * The webhook event that carries it, when there is one: a purpose may record it as applied in
+   * the same statement as its effect (then it answers `recorded`, and the webhook handler does not
+   * write it again). Recovery passes none.
+   */
+  event?: WebhookEventRecord;
 }
+
+/** A webhook event as `payment_events` records it. */
+export interface WebhookEventRecord {
+  provider: string;
+  eventId: string;
+  type: string;
+  reference: string | null;
+  /** ISO time it was received. */
+  receivedAt: string;
+}
+
+/** What applying a capture did; `recorded`: applied, and its webhook event recorded with it. */
+export type CapturedOutcome = 'applied' | 'recorded' | 'duplicate' | 'unknown';
 export interface PaymentPurpose {
   /** Apply a captured checkout: record the payment row and change the state it pays for, in ONE
    *  transaction; idempotent; 'unknown' when the reference names nothing this purpose knows. */
-  captured(p: CapturedPayment): Promise<'applied' | 'duplicate' | 'unknown'>;
+  captured(p: CapturedPayment): Promise<CapturedOutcome>;
 }
 export interface PaymentPurposes {
   /** `prefix` is the text before the first ':' of a reference; 'booking' for references without one. */
   register(prefix: string, purpose: PaymentPurpose): void;
-  dispatch(p: CapturedPayment): Promise<'applied' | 'duplicate' | 'unknown'>;
+  dispatch(p: CapturedPayment): Promise<CapturedOutcome>;
 }
 
 /** The purpose prefix of a reference: the text before the first ':', or 'booking'. */

@@ -39,7 +39,8 @@ export function createCaptureRecovery(deps: {
             return applied;
           }
           if (capture === null) continue;
-          if ((await purposes.dispatch(capture)) === 'applied') {
+          const outcome = await purposes.dispatch(capture);
+          if (outcome === 'applied' || outcome === 'recorded') {
             applied++;
             log.info({ reference, paymentRef: capture.paymentRef }, 'recovered a capture we had not applied');
           }

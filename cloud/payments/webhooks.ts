@@ -5,14 +5,15 @@ import { toIso } from '../../protocol/slots.js';
 import type { WebhookAck } from '../../protocol/payments.js';
 import type { Database } from '../db/database.js';
 import type { PaymentFailure, PaymentProvider, ProviderEvent } from './provider.js';
-import type { PaymentPurposes } from './purposes.js';
+import type { CapturedOutcome, PaymentPurposes, WebhookEventRecord } from './purposes.js';
 
 /**
  * A provider's webhook, as the endpoint receives it (and as the sandbox raises it in process):
- * verified by the provider's signature check, looked up by event id in `payment_events`, applied,
- * then recorded as applied (one write). An event applied before answers `replayed` and does
- * nothing; an event whose applying failed (a crash, the provider unreachable mid-way) is recorded
- * as seen, and applied when it comes again.
+ * verified by the provider's signature check, applied, and recorded by event id in
+ * `payment_events` (one write; the booking purpose writes it in its confirming statement). An event
+ * applied before answers `replayed` and has no second effect (applying is idempotent, below); an
+ * event whose applying failed (a crash, the provider unreachable mid-way) is recorded as seen, and
+ * applied when it comes again.
  * Applying is idempotent on its own as well (payment refs, pending-only updates), so events that
  * arrive late, twice or out of order have one effect:
  * - checkout completed → the purpose of its reference (booking: confirm the hold, or refund a
@@ -60,36 +61,37 @@ export function createWebhookHandler(deps: {
     return known.length > 0 ? ('duplicate' as const) : ('unknown' as const);
   }
 
-  /** Record an event: applied (with its outcome), or seen and not applied (outcome null). */
-  async function record(
-    ev: ProviderEvent,
-    type: string,
-    reference: string | null,
-    receivedAt: string,
-    outcome: WebhookAck['outcome'] | null,
-  ): Promise<void> {
-    await db.rows(
-      `insert into payment_events (provider, event_id, type, reference, received_at, applied_at, outcome)
-       values ($1, $2, $3, $4, $5, $6, $7)
-       on conflict (provider, event_id) do update
-         set applied_at = coalesce(payment_events.applied_at, excluded.applied_at),
-             outcome = coalesce(payment_events.outcome, excluded.outcome)`,
+  /**
+   * Record an event: applied (with its outcome), or seen and not applied (outcome null). Answers
+   * whether it had been applied before this call (a replay). One statement: the CTE reads the row
+   * as it was, the upsert never clears an earlier `applied_at`.
+   */
+  async function record(e: WebhookEventRecord, outcome: WebhookAck['outcome'] | null): Promise<boolean> {
+    const [row] = await db.rows<{ applied_before: boolean }>(
+      `with prev as (select applied_at from payment_events where provider = $1 and event_id = $2),
+            up as (insert into payment_events (provider, event_id, type, reference, received_at, applied_at, outcome)
+                   values ($1, $2, $3, $4, $5, $6, $7)
+                   on conflict (provider, event_id) do update
+                     set applied_at = coalesce(payment_events.applied_at, excluded.applied_at),
+                         outcome = coalesce(payment_events.outcome, excluded.outcome))
+       select exists (select 1 from prev where applied_at is not null) as applied_before`,
       [
-        provider.name,
-        ev.eventId,
-        type,
-        reference,
-        receivedAt,
+        e.provider,
+        e.eventId,
+        e.type,
+        e.reference,
+        e.receivedAt,
         outcome === null ? null : toIso(clock.now()),
         outcome,
       ],
     );
+    return row?.applied_before === true;
   }
 
-  async function apply(ev: ProviderEvent): Promise<WebhookAck['outcome']> {
+  async function apply(ev: ProviderEvent, event: WebhookEventRecord): Promise<CapturedOutcome | 'ignored'> {
     switch (ev.kind) {
       case 'checkout_completed':
-        return purposes.dispatch(ev.capture);
+        return purposes.dispatch({ ...ev.capture, event });
       case 'charge':
       case 'refund':
         return settleRow(ev);
@@ -116,26 +118,32 @@ export function createWebhookHandler(deps: {
       const type = ev.kind === 'ignored' ? ev.type : ev.kind;
       const reference =
         ev.kind === 'checkout_completed' ? ev.capture.reference : ev.kind === 'ignored' ? null : ev.key;
-      const [seen] = await db.rows<{ applied_at: Date | null }>(
-        'select applied_at from payment_events where provider = $1 and event_id = $2',
-        [provider.name, ev.eventId],
-      );
-      if (seen?.applied_at != null) return ok({ received: true, eventId: ev.eventId, outcome: 'replayed' });
-      const receivedAt = toIso(clock.now());
-      let outcome: WebhookAck['outcome'];
+      const event: WebhookEventRecord = {
+        provider: provider.name,
+        eventId: ev.eventId,
+        type,
+        reference,
+        receivedAt: toIso(clock.now()),
+      };
+      // Applied straight away: applying is idempotent, so a replay finds its effect done
+      // (`duplicate`), and the record below tells it was applied before (`replayed`).
+      let outcome: CapturedOutcome | 'ignored';
       try {
-        outcome = await apply(ev);
+        outcome = await apply(ev, event);
       } catch (err) {
         // Seen but not applied: kept for the record; the provider delivers it again.
-        await record(ev, type, reference, receivedAt, null).catch((e: unknown) =>
+        await record(event, null).catch((e: unknown) =>
           log.error({ err: e, eventId: ev.eventId }, 'could not record a webhook event that failed'),
         );
         throw err;
       }
+      // The booking purpose records its event in the confirming statement itself.
+      if (outcome === 'recorded') return ok({ received: true, eventId: ev.eventId, outcome: 'applied' });
+      if (await record(event, outcome)) {
+        return ok({ received: true, eventId: ev.eventId, outcome: 'replayed' });
+      }
       if (outcome === 'unknown')
         log.warn({ eventId: ev.eventId, type, reference }, 'webhook for nothing we know; ignored');
-      // One write per event in the common case: received and applied together.
-      await record(ev, type, reference, receivedAt, outcome);
       return ok({ received: true, eventId: ev.eventId, outcome });
     },
   };

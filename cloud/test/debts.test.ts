@@ -99,6 +99,22 @@ t.test('debts: who sees them, blocking, paying, cash and write-off', async (t) =
   t.same(refused.body.owed, { amount: 800, currency: 'EUR' }, 'the whole amount owed');
   t.match(refused.body.payUrl, /^http:\/\/localhost\/pay\/debt\//);
   t.match(refused.body.message, /€8\.00/);
+  // The same on a demand-priced lot (its hold is a two-statement transaction), and nothing held.
+  const demand = lotBody({ id: 'dd' }, 2);
+  demand.rates = { ...demand.rates, dynamicPricing: [{ fromOccupancyPct: 50, multiplierPct: 150 }] };
+  t.equal((await cloud.call('POST', '/v1/lots', { token: admin.token, body: demand })).status, 201);
+  const refusedToo = await cloud.call('POST', '/v1/reservations', {
+    token: driver.token,
+    body: { lotId: 'dd', vehicleType: 'car', plate: 'B-OWE 1', ...window },
+  });
+  t.equal(refusedToo.status, 409);
+  t.equal(refusedToo.body.error, 'debt_outstanding', 'a demand-priced lot refuses too');
+  t.same(refusedToo.body.owed, { amount: 800, currency: 'EUR' });
+  t.same(
+    await cloud.db.rows("select id from reservations where plate = 'BOWE1'"),
+    [],
+    'no hold was written for the owing plate',
+  );
   const page = await cloud.call('GET', new URL(refused.body.payUrl).pathname);
   t.equal(page.status, 200);
   t.match(page.body, /€6\.00/, 'the pay link shows the oldest debt');

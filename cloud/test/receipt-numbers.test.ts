@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { vatIncluded } from '../../protocol/receipts.js';
 import { toIso } from '../../protocol/slots.js';
 import { issueReceipt } from '../receipts/issue.js';
@@ -35,17 +35,22 @@ async function numbers(cloud: TestCloud, operatorId: string): Promise<number[]> 
   return rows.map((r) => Number(r.number));
 }
 
-t.test('50 concurrent payments get numbers 1..50; a rolled-back one leaves no gap', async (t) => {
-  const cloud = await buildTestCloud({ poolSize: 25 });
-  t.teardown(() => cloud.close());
-  t.comment(`database: ${cloud.kind}`);
+/** A lot created by a new admin, and the operator it got. */
+async function lotOfNewAdmin(t: Test, cloud: TestCloud) {
   const admin = await cloud.userWithToken('admin');
   const lot = lotBody({}, 2);
   t.equal((await cloud.call('POST', '/v1/lots', { token: admin.token, body: lot })).status, 201);
   const [row] = await cloud.db.rows<{ operator_id: string }>('select operator_id from lots where id = $1', [
     lot.id,
   ]);
-  const operatorId = row!.operator_id;
+  return { admin, lot, operatorId: row!.operator_id };
+}
+
+t.test('50 concurrent payments get numbers 1..50; a rolled-back one leaves no gap', async (t) => {
+  const cloud = await buildTestCloud({ poolSize: 25 });
+  t.teardown(() => cloud.close());
+  t.comment(`database: ${cloud.kind}`);
+  const { admin, lot, operatorId } = await lotOfNewAdmin(t, cloud);
   t.equal(operatorId, `op-${admin.user.id}`, "a new lot gets its creator's default operator");
 
   // A payment that succeeds and is then rolled back: its number is given back.
@@ -88,13 +93,7 @@ t.test(
   async (t) => {
     const cloud = await buildTestCloud({ poolSize: 30 });
     t.teardown(() => cloud.close());
-    const admin = await cloud.userWithToken('admin');
-    const lot = lotBody({}, 2);
-    t.equal((await cloud.call('POST', '/v1/lots', { token: admin.token, body: lot })).status, 201);
-    const [row] = await cloud.db.rows<{ operator_id: string }>('select operator_id from lots where id = $1', [
-      lot.id,
-    ]);
-    const operatorId = row!.operator_id;
+    const { lot, operatorId } = await lotOfNewAdmin(t, cloud);
     const aborted = async (i: number) =>
       cloud.db
         .tx(async (q) => {

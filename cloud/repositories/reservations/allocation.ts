@@ -56,13 +56,17 @@ const ACTIVE_IN = `(${ACTIVE.map((status) => {
  * hold an overlapping active reservation; if not, lock one eligible spot with no held bit in the
  * window (SKIP LOCKED: concurrent bookings take different spots instead of queueing; `wait`: the
  * same, but waiting for locked candidates, which PostgreSQL rechecks once their holder ends);
- * and, when $9, the window's slices counted, for demand pricing. Candidates are spots whose
+ * and, when $9, the window's slices counted, for demand pricing; when $10, whether the plate has
+ * open debt (a booking: then no spot is locked). Candidates are spots whose
  * window slice has no '1' (every spelling of a free window: '', '0000', … as bitmaps grow); the
  * caller still judges the locked row. Active statuses are spelled out so the plate check matches
  * the partial exclusion index even in a generic plan (`= any($n)` made it a sequential scan).
  */
 const pickSqlFor = (wait: boolean) =>
-  `with clash as (
+  `with owing as (
+       select $10::boolean and exists (
+         select 1 from debts where plate = $5::text and status = 'open') as owing),
+     clash as (
        select exists (
          select 1 from reservations where plate = $5::text and status in ${ACTIVE_IN}
            and during && tstzrange($6::timestamptz, $7::timestamptz, '[)')) as clash),
@@ -70,12 +74,12 @@ const pickSqlFor = (wait: boolean) =>
        select id, label, ${sliceSql('$3', '$4')} as w from spots
        where lot_id = $1 and pool = 'bookable' and type = any($2::text[])
          and strpos(${sliceSql('$3', '$4')}, '1') = 0 and not (id = any($8::text[]))
-         and not (select clash from clash)
+         and not (select clash from clash) and not (select owing from owing)
        limit 1 for update${wait ? '' : ' skip locked'}),
      slices as (
        select ${sliceSql('$3', '$4')} as w, count(*)::int as n from spots
        where $9::boolean and lot_id = $1 and pool = 'bookable' and type = any($2::text[]) group by 1)
-     select (select clash from clash) as clash, pick.id, pick.label, pick.w,
+     select (select owing from owing) as owing, (select clash from clash) as clash, pick.id, pick.label, pick.w,
        (select coalesce(json_agg(json_build_array(slices.w, slices.n)), '[]'::json) from slices) as slices
      from (select 1) as one left join pick on true`;
 // Built once: the driver names prepared statements by their text.
@@ -86,6 +90,7 @@ const PICK_WAITING_SQL = pickSqlFor(true);
 type SliceCount = [slice: string, spots: number];
 
 interface PickRow {
+  owing: boolean;
   clash: boolean;
   id: string | null;
   label: string | null;
@@ -123,9 +128,13 @@ export interface LockFreeSpotInput {
   vehicleType: VehicleType;
   window: SlotWindow;
   plate: string;
+  /** A booking (not a drive-up): a plate with open debt gets no spot (`owing`). */
+  refuseOwing?: boolean;
 }
 
 export interface FreeSpotOutcome {
+  /** The plate has open debt (only asked with `refuseOwing`). */
+  owing?: boolean;
   /** The plate already holds an overlapping active reservation. */
   clash: boolean;
   price: Money;
@@ -164,6 +173,7 @@ export interface ReserveHoldInput {
 }
 
 export type ReserveHoldOutcome =
+  | { outcome: 'owing' }
   | { outcome: 'clash' }
   | { outcome: 'full' }
   | { outcome: 'held'; row: ReservationRow; slice: string };
@@ -259,6 +269,7 @@ async function lockFreeSpot(
       toIso(w.endMs),
       rejected,
       first && demandPriced,
+      first && input.refuseOwing === true,
     ]);
     return res.rows[0]!;
   };
@@ -267,6 +278,7 @@ async function lockFreeSpot(
   const price = demandPriced
     ? judge(lot, vehicleType, w, r.len, row.slices).price
     : bookingPrice(lot, vehicleType, w).total;
+  if (row.owing) return { owing: true, clash: false, price, spot: null };
   if (row.clash) return { clash: true, price, spot: null };
   for (let attempt = 0; attempt < MAX_PICKS; attempt++) {
     if (attempt > 0) row = await pick(false, false);
@@ -318,6 +330,7 @@ async function reserveHold(
   );
   const out = res.rows[0];
   if (out === undefined) throw new Error('reserve_hold answered nothing');
+  if (out.outcome === 'owing') return { outcome: 'owing' };
   if (out.outcome === 'clash') return { outcome: 'clash' };
   if (out.outcome === 'full') return { outcome: 'full' };
   // The same rule, judged by the protocol's bitmap operations on the slice the function saw.

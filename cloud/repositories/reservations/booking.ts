@@ -41,6 +41,9 @@ const MAX_DRIVE_UP_MS = 86_400_000;
 const plateOverlap = (plate: string) =>
   refuse(409, 'plate_overlap', `plate ${plate} already holds a reservation overlapping this window`);
 const noSpotFree = () => refuse(409, 'no_spot_free', 'no spot is free for this vehicle type and window');
+/** The plain refusal; the route adds what is owed and where to pay it (cloud/debts/blocking.ts). */
+const plateOwes = (plate: string) =>
+  refuse(409, 'debt_outstanding', `plate ${plate} has unpaid parking fees; pay them before booking`);
 const noOverflowSpot = () => refuse(409, 'no_spot_free', 'no bookable spot is free for the overflow window');
 
 /** A booking request that passed validation. */
@@ -150,12 +153,14 @@ function holdTx(
       // every committed booking of the plate; concurrent bookings of one car queue, and the
       // plate constraint stays a backstop that never fires. On PostgreSQL, BEGIN + lock and
       // this statement leave in one write, and so do the insert and COMMIT below.
-      const { clash, price, spot } = await allocation.lockFreeSpot(q, {
+      const { owing, clash, price, spot } = await allocation.lockFreeSpot(q, {
         lot,
         vehicleType: body.vehicleType,
         window: w,
         plate,
+        refuseOwing: true,
       });
+      if (owing === true) return plateOwes(plate);
       if (clash) return plateOverlap(plate);
       if (spot === null) return noSpotFree();
       const row = await allocation.insertHeld(q, {
@@ -191,6 +196,7 @@ async function holdAtOnce(
       row: heldRow(input, price, null),
     }),
   );
+  if (r.outcome === 'owing') return plateOwes(plate);
   if (r.outcome === 'clash') return plateOverlap(plate);
   if (r.outcome === 'full') return noSpotFree();
   return ok({ row: r.row, price });

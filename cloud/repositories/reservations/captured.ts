@@ -1,6 +1,6 @@
 import type { Money } from '../../../protocol/money.js';
 import { toIso } from '../../../protocol/slots.js';
-import type { CapturedPayment } from '../../payments/purposes.js';
+import type { CapturedOutcome, CapturedPayment, WebhookEventRecord } from '../../payments/purposes.js';
 import type { ReservationContext } from './context.js';
 import type { PaymentSettlement } from './payments.js';
 import { COLS, type ReservationRow } from './rows.js';
@@ -87,9 +87,14 @@ const CAPTURED_ROW_SQL = `select ${COLS}, exists (select 1 from payments where i
 /** The booking purpose's answer to a captured checkout. */
 export async function bookingCaptured(
   env: Env,
-  confirm: (row: ReservationRow, paid: Paid, amount: Money) => Promise<unknown>,
+  confirm: (
+    row: ReservationRow,
+    paid: Paid,
+    amount: Money,
+    event: WebhookEventRecord | undefined,
+  ) => Promise<{ recorded: boolean }>,
   p: CapturedPayment,
-): Promise<'applied' | 'duplicate' | 'unknown'> {
+): Promise<CapturedOutcome> {
   const [found] = await env.db.rows<ReservationRow & { voided: boolean }>(CAPTURED_ROW_SQL, [
     p.reference,
     `cap_${p.paymentRef}`,
@@ -109,8 +114,8 @@ export async function bookingCaptured(
     return 'applied';
   }
   if (row.status === 'TENTATIVE') {
-    await confirm(row, paid, p.amount);
-    return 'applied';
+    const { recorded } = await confirm(row, paid, p.amount, p.event);
+    return recorded ? 'recorded' : 'applied';
   }
   await voidCapture(env, row, paid, p.amount, `reservation is ${row.status}`);
   return 'applied';

@@ -4,7 +4,7 @@ import type { Money } from '../../../protocol/money.js';
 import { ok, type Result } from '../../../protocol/result.js';
 import { type Refusal, refuse } from '../../errors.js';
 import { newId } from '../../ids.js';
-import type { CapturedPayment } from '../../payments/purposes.js';
+import type { CapturedOutcome, CapturedPayment, WebhookEventRecord } from '../../payments/purposes.js';
 import { countRevenue } from '../../metrics.js';
 import type { SpotAllocation } from './allocation.js';
 import type { ReservationContext } from './context.js';
@@ -37,7 +37,7 @@ export interface Lifecycle {
   ): Promise<Result<ReservationView, Refusal>>;
   cancel(id: string): Promise<Result<{ reservation: ReservationView; refund: Money }, Refusal>>;
   /** The `booking` payment purpose: a captured checkout for this reservation (webhook, recovery). */
-  captured(p: CapturedPayment): Promise<'applied' | 'duplicate' | 'unknown'>;
+  captured(p: CapturedPayment): Promise<CapturedOutcome>;
 }
 
 /** What the lifecycle works with: the repository's context and the parts it builds on. */
@@ -61,7 +61,8 @@ export function createLifecycle(
   return {
     complete: (id, paymentToken, known) => complete(env, id, paymentToken, known),
     cancel: (id) => cancel(env, id),
-    captured: (p) => bookingCaptured(env, (row, paid, amount) => confirmPaid(env, row, paid, amount), p),
+    captured: (p) =>
+      bookingCaptured(env, (row, paid, amount, event) => confirmPaid(env, row, paid, amount, event), p),
   };
 }
 
@@ -142,8 +143,20 @@ function confirmUnderLock(env: LifecycleEnv, id: string, paid: Paid, at: number)
   });
 }
 
-/** Confirm a paid hold; a capture that confirmed nothing is given back. */
-async function confirmPaid(env: LifecycleEnv, row: ReservationRow, paid: Paid, amount: Money) {
+/** A confirmation's answer, and whether the webhook event that paid it was recorded with it. */
+type Confirmed = { answer: Result<ReservationView, Refusal>; recorded: boolean };
+
+/**
+ * Confirm a paid hold; a capture that confirmed nothing is given back. With `event` (a webhook's),
+ * the usual case records it as applied in the confirming statement.
+ */
+async function confirmPaid(
+  env: LifecycleEnv,
+  row: ReservationRow,
+  paid: Paid,
+  amount: Money,
+  event?: WebhookEventRecord,
+): Promise<Confirmed> {
   const { db, clock, status } = env;
   const at = clock.now();
   if (row.hold_expires_at!.getTime() > at) {
@@ -155,14 +168,26 @@ async function confirmPaid(env: LifecycleEnv, row: ReservationRow, paid: Paid, a
       status: 'CONFIRMED',
       reason: 'confirmed',
       nowMs: at,
+      event,
       ...confirmation(env, row, paid),
     });
     if (confirmed !== null) {
       countRevenue(env.metrics, 'capture', amount);
       await env.sequencer.kick();
-      return ok(toView(confirmed));
+      return { answer: ok(toView(confirmed)), recorded: event !== undefined };
     }
   }
+  return { answer: await confirmLocked(env, row, paid, amount, at), recorded: false };
+}
+
+/** The unusual cases, with the row locked: expired meanwhile, raced, or confirmed by this payment. */
+async function confirmLocked(
+  env: LifecycleEnv,
+  row: ReservationRow,
+  paid: Paid,
+  amount: Money,
+  at: number,
+): Promise<Result<ReservationView, Refusal>> {
   // Otherwise look at the row under its lock: expired meanwhile, or someone else moved it.
   const outcome = await confirmUnderLock(env, row.id, paid, at);
   if (outcome.kind === 'confirmed') {
@@ -210,7 +235,7 @@ async function complete(
     );
   }
   metrics.payments.inc({ kind: 'capture', outcome: 'succeeded' });
-  return confirmPaid(env, row, verified.value, amount);
+  return (await confirmPaid(env, row, verified.value, amount)).answer;
 }
 
 async function cancel(

@@ -4,11 +4,13 @@ import { toIso } from '../../../protocol/slots.js';
 import type { Queryable } from '../../db/database.js';
 import type { CloudMetrics } from '../../metrics.js';
 import { statusNotificationCte } from '../../notifications/outbox.js';
+import type { WebhookEventRecord } from '../../payments/purposes.js';
 import { COLS, type ReservationRow, toReservation } from './rows.js';
 
 /**
  * Status writes: a reservation's status (and the columns that change with it), its change-log
- * entry and, when there is one, its payment row — one statement, so they commit together.
+ * entry and, when there is one, its payment row and the webhook event that paid it — one
+ * statement, so they commit together.
  */
 
 /** A payment row written with a status change (same statement, same transaction). */
@@ -47,6 +49,8 @@ export interface StatusChange {
 export interface GuardedStatusChange extends StatusChange {
   /** Fixed SQL over the row ($3 is nowMs); nothing is written unless it holds. */
   guard: string;
+  /** A webhook event to record as applied in the same statement (only if the guard held). */
+  event?: WebhookEventRecord;
 }
 
 export interface StatusWriter {
@@ -63,9 +67,23 @@ export interface StatusWriter {
 }
 
 /** The statement for one shape of status write; $1 id, $2 status, $3 now, $4 lot, $5 reason, $6 change. */
-function buildStatusSql(cols: readonly (keyof StatusSets)[], guard: string | null, withPayment: boolean) {
+function buildStatusSql(
+  cols: readonly (keyof StatusSets)[],
+  guard: string | null,
+  withPayment: boolean,
+  withEvent: boolean,
+) {
   const assignments = cols.map((c, i) => `, ${c} = $${i + 7}`).join('');
   let paymentCte = '';
+  let eventCte = '';
+  if (withEvent) {
+    const e = 6 + cols.length + (withPayment ? 5 : 0);
+    eventCte = `, e as (insert into payment_events (provider, event_id, type, reference, received_at, applied_at, outcome)
+                   select $${e + 1}, $${e + 2}, $${e + 3}, $${e + 4}, $${e + 5}, $3, 'applied' from u
+                   on conflict (provider, event_id) do update
+                     set applied_at = coalesce(payment_events.applied_at, excluded.applied_at),
+                         outcome = coalesce(payment_events.outcome, excluded.outcome))`;
+  }
   if (withPayment) {
     const n = 6 + cols.length;
     // Data-modifying CTEs run to completion whether or not the main query reads them.
@@ -77,7 +95,7 @@ function buildStatusSql(cols: readonly (keyof StatusSets)[], guard: string | nul
   return `with u as (update reservations set status = $2, updated_at = $3${assignments}
                   where id = $1${guard === null ? '' : ` and (${guard})`} returning ${COLS}),
             c as (insert into lot_changes (lot_id, at, reason, reservation) select $4, $3, $5, $6 from u returning id)
-            ${paymentCte}${statusNotificationCte()}
+            ${paymentCte}${eventCte}${statusNotificationCte()}
        select u.* from u, c`;
 }
 
@@ -85,17 +103,22 @@ export function createStatusWriter(deps: { metrics: CloudMetrics }): StatusWrite
   const { metrics } = deps;
   /** Statements by shape, built once each (the driver names prepared statements by text). */
   const statusSql = new Map<string, string>();
-  function sqlFor(cols: readonly (keyof StatusSets)[], guard: string | null, withPayment: boolean): string {
-    const key = `${cols.join(',')}|${withPayment}|${guard ?? ''}`;
+  function sqlFor(
+    cols: readonly (keyof StatusSets)[],
+    guard: string | null,
+    withPayment: boolean,
+    withEvent: boolean,
+  ): string {
+    const key = `${cols.join(',')}|${withPayment}|${withEvent}|${guard ?? ''}`;
     let sql = statusSql.get(key);
     if (sql === undefined) {
-      sql = buildStatusSql(cols, guard, withPayment);
+      sql = buildStatusSql(cols, guard, withPayment, withEvent);
       statusSql.set(key, sql);
     }
     return sql;
   }
 
-  async function write(q: Queryable, guard: string | null, change: StatusChange) {
+  async function write(q: Queryable, guard: string | null, change: StatusChange, event?: WebhookEventRecord) {
     const { row, status, reason, nowMs, sets = {}, payment } = change;
     const next: ReservationRow = { ...row, ...sets, status };
     const cols = Object.keys(sets) as (keyof StatusSets)[];
@@ -114,7 +137,13 @@ export function createStatusWriter(deps: { metrics: CloudMetrics }): StatusWrite
     if (payment !== undefined) {
       values.push(payment.id, payment.kind, payment.amount, payment.status, payment.providerRef ?? null);
     }
-    const r = await q.query<ReservationRow>(sqlFor(cols, guard, payment !== undefined), values);
+    if (event !== undefined) {
+      values.push(event.provider, event.eventId, event.type, event.reference, event.receivedAt);
+    }
+    const r = await q.query<ReservationRow>(
+      sqlFor(cols, guard, payment !== undefined, event !== undefined),
+      values,
+    );
     const updated = r.rows[0];
     if (updated === undefined) return null;
     metrics.transitions.inc({ reason });
@@ -127,6 +156,6 @@ export function createStatusWriter(deps: { metrics: CloudMetrics }): StatusWrite
       if (updated === null) throw new Error(`reservation ${change.row.id} vanished`);
       return updated;
     },
-    setStatusWhere: (q, change) => write(q, change.guard, change),
+    setStatusWhere: (q, change) => write(q, change.guard, change, change.event),
   };
 }

@@ -1,4 +1,4 @@
-import type { CapturedPayment } from '../../payments/purposes.js';
+import type { CapturedOutcome, CapturedPayment } from '../../payments/purposes.js';
 import type { Clock } from '../../../protocol/clock.js';
 import type { Reservation, ReservationStatus, VehicleType } from '../../../protocol/domain.js';
 import type { CreateReservationBody, ReservationView } from '../../../protocol/http.js';
@@ -94,7 +94,7 @@ export interface ReservationRepository {
   ): Promise<Result<ReservationView, Refusal>>;
   cancel(id: string): Promise<Result<{ reservation: ReservationView; refund: Money }, Refusal>>;
   /** The `booking` payment purpose: confirm the hold a captured checkout paid (or refund it). */
-  captured(p: CapturedPayment): Promise<'applied' | 'duplicate' | 'unknown'>;
+  captured(p: CapturedPayment): Promise<CapturedOutcome>;
   /** Settle one pending provider payment (refund, overstay) now. */
   settlePayment(paymentId: string): Promise<'succeeded' | 'failed' | 'skipped'>;
   /** Bookings whose checkout may have been paid without us hearing of it (crash recovery). */

@@ -30,8 +30,13 @@ export function createReservationRoute(app: CloudApi): void {
       },
     },
     async (req, reply) => {
-      await refuseIfOwing(app.db.pooled, req.body.plate, app.config.publicUrl);
-      return reply.code(201).send(unwrap(await app.reservations.reserve(req.user, req.body)));
+      // The reserve statement refuses a plate with open debt itself; the refusal then says what is
+      // owed and where to pay it (one more read, only then).
+      const held = await app.reservations.reserve(req.user, req.body);
+      if (!held.ok && held.error.error === 'debt_outstanding') {
+        await refuseIfOwing(app.db.pooled, req.body.plate, app.config.publicUrl);
+      }
+      return reply.code(201).send(unwrap(held));
     },
   );
 }
