@@ -39,6 +39,7 @@ create function reserve_hold(
 ) returns table (outcome text, spot_id text, spot_label text, slice text)
 language plpgsql as $$
 declare
+  c_id text;
   s_id text;
   s_label text;
   s_slice text;
@@ -64,15 +65,17 @@ begin
   -- First the spots the cloud's memory calls free (a handful, by primary key): the common case
   -- costs the same in a lot of 50 spots or 5,000, however full. They are hints only: each is
   -- checked here, under its row lock, like any other candidate.
-  if cardinality(p_candidates) > 0 then
+  -- One primary-key lookup per candidate (a plan PostgreSQL caches; `id = any(...)` was re-planned
+  -- on every call, 0.14 ms against 0.03 for the whole scan of an empty lot).
+  foreach c_id in array coalesce(p_candidates, '{}'::text[]) loop
     select sp.id, sp.label, substring(sp.bits from p_from1 for p_len)::text
       into s_id, s_label, s_slice
       from spots sp
-      where sp.lot_id = p_lot and sp.id = any(p_candidates) and sp.pool = 'bookable'
-        and sp.type = any(p_types)
+      where sp.lot_id = p_lot and sp.id = c_id and sp.pool = 'bookable' and sp.type = any(p_types)
         and strpos(substring(sp.bits from p_from1 for p_len)::text, '1') = 0
-      limit 1 for update skip locked;
-  end if;
+      for update skip locked;
+    exit when s_id is not null;
+  end loop;
   -- Otherwise any free spot nobody else holds; only when every free one is locked, wait for them
   -- (they may roll back; PostgreSQL rechecks the condition on the row version it finally locks).
   if s_id is null then
