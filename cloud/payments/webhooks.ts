@@ -31,62 +31,73 @@ export interface WebhookHandler {
 /** Applied events are kept this long, well past Stripe's redelivery window. */
 const EVENT_RETENTION_MS = 30 * 24 * 60 * 60_000;
 
-export function createWebhookHandler(deps: {
+interface WebhookDeps {
   db: Database;
   provider: PaymentProvider;
   purposes: PaymentPurposes;
   clock: Clock;
   log: Logger;
-}): WebhookHandler {
+}
+
+async function settleRow(
+  { db, clock }: Pick<WebhookDeps, 'db' | 'clock'>,
+  ev: Extract<ProviderEvent, { kind: 'charge' | 'refund' }>,
+) {
+  if (ev.key === null) return 'unknown' as const;
+  const updated = await db.rows(
+    `update payments set status = $2, provider_ref = coalesce(provider_ref, $3), detail = coalesce($4, detail),
+            updated_at = $5
+     where id = $1 and status = 'pending' and kind = any($6) returning id`,
+    [
+      ev.key,
+      ev.outcome,
+      ev.ref,
+      ev.message,
+      toIso(clock.now()),
+      ev.kind === 'refund' ? ['refund'] : ['overstay', 'exit', 'debt'],
+    ],
+  );
+  // receipt: issueReceipt(q, paymentId, now) goes here (when ev.outcome is 'succeeded')
+  if (updated.length > 0) return 'applied' as const;
+  const known = await db.rows('select 1 from payments where id = $1', [ev.key]);
+  return known.length > 0 ? ('duplicate' as const) : ('unknown' as const);
+}
+
+/**
+ * Record an event: applied (with its outcome), or seen and not applied (outcome null). Answers
+ * whether it had been applied before this call (a replay). One statement: the CTE reads the row
+ * as it was, the upsert never clears an earlier `applied_at`.
+ */
+async function recordEvent(
+  { db, clock }: Pick<WebhookDeps, 'db' | 'clock'>,
+  e: WebhookEventRecord,
+  outcome: WebhookAck['outcome'] | null,
+): Promise<boolean> {
+  const [row] = await db.rows<{ applied_before: boolean }>(
+    `with prev as (select applied_at from payment_events where provider = $1 and event_id = $2),
+          up as (insert into payment_events (provider, event_id, type, reference, received_at, applied_at, outcome)
+                 values ($1, $2, $3, $4, $5, $6, $7)
+                 on conflict (provider, event_id) do update
+                   set applied_at = coalesce(payment_events.applied_at, excluded.applied_at),
+                       outcome = coalesce(payment_events.outcome, excluded.outcome))
+     select exists (select 1 from prev where applied_at is not null) as applied_before`,
+    [
+      e.provider,
+      e.eventId,
+      e.type,
+      e.reference,
+      e.receivedAt,
+      outcome === null ? null : toIso(clock.now()),
+      outcome,
+    ],
+  );
+  return row?.applied_before === true;
+}
+
+export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
   const { db, provider, purposes, clock, log } = deps;
-
-  async function settleRow(ev: Extract<ProviderEvent, { kind: 'charge' | 'refund' }>) {
-    if (ev.key === null) return 'unknown' as const;
-    const updated = await db.rows(
-      `update payments set status = $2, provider_ref = coalesce(provider_ref, $3), detail = coalesce($4, detail),
-              updated_at = $5
-       where id = $1 and status = 'pending' and kind = any($6) returning id`,
-      [
-        ev.key,
-        ev.outcome,
-        ev.ref,
-        ev.message,
-        toIso(clock.now()),
-        ev.kind === 'refund' ? ['refund'] : ['overstay', 'exit', 'debt'],
-      ],
-    );
-    // receipt: issueReceipt(q, paymentId, now) goes here (when ev.outcome is 'succeeded')
-    if (updated.length > 0) return 'applied' as const;
-    const known = await db.rows('select 1 from payments where id = $1', [ev.key]);
-    return known.length > 0 ? ('duplicate' as const) : ('unknown' as const);
-  }
-
-  /**
-   * Record an event: applied (with its outcome), or seen and not applied (outcome null). Answers
-   * whether it had been applied before this call (a replay). One statement: the CTE reads the row
-   * as it was, the upsert never clears an earlier `applied_at`.
-   */
-  async function record(e: WebhookEventRecord, outcome: WebhookAck['outcome'] | null): Promise<boolean> {
-    const [row] = await db.rows<{ applied_before: boolean }>(
-      `with prev as (select applied_at from payment_events where provider = $1 and event_id = $2),
-            up as (insert into payment_events (provider, event_id, type, reference, received_at, applied_at, outcome)
-                   values ($1, $2, $3, $4, $5, $6, $7)
-                   on conflict (provider, event_id) do update
-                     set applied_at = coalesce(payment_events.applied_at, excluded.applied_at),
-                         outcome = coalesce(payment_events.outcome, excluded.outcome))
-       select exists (select 1 from prev where applied_at is not null) as applied_before`,
-      [
-        e.provider,
-        e.eventId,
-        e.type,
-        e.reference,
-        e.receivedAt,
-        outcome === null ? null : toIso(clock.now()),
-        outcome,
-      ],
-    );
-    return row?.applied_before === true;
-  }
+  const record = (e: WebhookEventRecord, outcome: WebhookAck['outcome'] | null) =>
+    recordEvent(deps, e, outcome);
 
   async function apply(ev: ProviderEvent, event: WebhookEventRecord): Promise<CapturedOutcome | 'ignored'> {
     switch (ev.kind) {
@@ -94,7 +105,7 @@ export function createWebhookHandler(deps: {
         return purposes.dispatch({ ...ev.capture, event });
       case 'charge':
       case 'refund':
-        return settleRow(ev);
+        return settleRow(deps, ev);
       default:
         return 'ignored';
     }

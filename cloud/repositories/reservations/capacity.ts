@@ -88,6 +88,20 @@ function isFree(spot: SpotBits, r: BitRange): boolean {
   return r.from >= to || rangeIsFree(spot.words, 0, r.from, to);
 }
 
+/** Up to CANDIDATES eligible spots free for the window, scanned from a place derived from `key`. */
+function freeSpots(s: Snapshot, vehicleType: VehicleType, bits: BitRange, key: string): string[] {
+  const n = s.order.length;
+  if (n === 0) return [];
+  const eligible: readonly string[] = ELIGIBLE_SPOT_TYPES[vehicleType];
+  const found: string[] = [];
+  const start = startIndex(key, n);
+  for (let i = 0; i < n && found.length < CANDIDATES; i++) {
+    const [id, spot] = s.order[(start + i) % n]!;
+    if (eligible.includes(spot.types) && isFree(spot, bits)) found.push(id);
+  }
+  return found;
+}
+
 export function createCapacityCache(deps: {
   db: { pooled: Queryable };
   clock: Clock;
@@ -161,16 +175,7 @@ export function createCapacityCache(deps: {
       if (s === null || s.version !== lot.version || clock.now() - s.loadedAt >= maxAgeMs * REFRESH_AT) {
         load(lot, st).catch((err: unknown) => log.warn({ err, lotId: lot.id }, 'capacity refresh failed'));
       }
-      if (s === null || s.version !== lot.version || s.order.length === 0) return [];
-      const eligible: readonly string[] = ELIGIBLE_SPOT_TYPES[vehicleType];
-      const found: string[] = [];
-      const n = s.order.length;
-      const start = startIndex(key, n);
-      for (let i = 0; i < n && found.length < CANDIDATES; i++) {
-        const [id, spot] = s.order[(start + i) % n]!;
-        if (eligible.includes(spot.types) && isFree(spot, bits)) found.push(id);
-      }
-      return found;
+      return s === null || s.version !== lot.version ? [] : freeSpots(s, vehicleType, bits, key);
     },
     patch(lotId, spotId, bits, held) {
       const st = lots.get(lotId);
