@@ -36,6 +36,15 @@ export interface WebhookEventRecord {
   receivedAt: string;
 }
 
+/**
+ * How `payment_events` takes a record of an event it may already hold (`excluded` is the new one):
+ * an earlier `applied_at` and outcome are never cleared. Shared by the webhook handler and the
+ * booking confirmation, which records its event in the confirming statement.
+ */
+export const PAYMENT_EVENT_UPSERT_SQL = `on conflict (provider, event_id) do update
+  set applied_at = coalesce(payment_events.applied_at, excluded.applied_at),
+      outcome = coalesce(payment_events.outcome, excluded.outcome)`;
+
 /** What applying a capture did; `recorded`: applied, and its webhook event recorded with it. */
 export type CapturedOutcome = 'applied' | 'recorded' | 'duplicate' | 'unknown';
 export interface PaymentPurpose {

@@ -5,7 +5,12 @@ import { toIso } from '../../protocol/slots.js';
 import type { WebhookAck } from '../../protocol/payments.js';
 import type { Database } from '../db/database.js';
 import type { PaymentFailure, PaymentProvider, ProviderEvent } from './provider.js';
-import type { CapturedOutcome, PaymentPurposes, WebhookEventRecord } from './purposes.js';
+import {
+  type CapturedOutcome,
+  PAYMENT_EVENT_UPSERT_SQL,
+  type PaymentPurposes,
+  type WebhookEventRecord,
+} from './purposes.js';
 
 /**
  * A provider's webhook, as the endpoint receives it (and as the sandbox raises it in process):
@@ -76,10 +81,7 @@ async function recordEvent(
   const [row] = await db.rows<{ applied_before: boolean }>(
     `with prev as (select applied_at from payment_events where provider = $1 and event_id = $2),
           up as (insert into payment_events (provider, event_id, type, reference, received_at, applied_at, outcome)
-                 values ($1, $2, $3, $4, $5, $6, $7)
-                 on conflict (provider, event_id) do update
-                   set applied_at = coalesce(payment_events.applied_at, excluded.applied_at),
-                       outcome = coalesce(payment_events.outcome, excluded.outcome))
+                 values ($1, $2, $3, $4, $5, $6, $7) ${PAYMENT_EVENT_UPSERT_SQL})
      select exists (select 1 from prev where applied_at is not null) as applied_before`,
     [
       e.provider,

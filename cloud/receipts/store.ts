@@ -48,21 +48,31 @@ const RECEIPT_SQL = `
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
-/** The receipt of a payment, or null when it has none (not succeeded, or unknown). */
-export async function findReceipt(q: Queryable, paymentId: string): Promise<StoredReceipt | null> {
-  let r = await readReceipt(q, paymentId);
-  if (r !== null && (r.number === null || (r.credits_payment_id !== null && r.credits_number === null))) {
-    // Committed but not numbered yet (numbered after commit, migration 017): number it first.
+/**
+ * A receipt row read once more after numbering, when it was committed but not numbered yet (numbers
+ * come after commit, migration 017): nobody is shown a receipt without its number.
+ */
+async function readNumbered<R extends { number: string | null }>(
+  q: Queryable,
+  read: () => Promise<R | undefined>,
+  unnumbered: (r: R) => boolean = (r) => r.number === null,
+): Promise<(R & { number: string }) | null> {
+  let r = await read();
+  if (r !== undefined && unnumbered(r)) {
     await numberReceiptsNow(q);
-    r = await readReceipt(q, paymentId);
+    r = await read();
   }
-  if (r === null || r.number === null) return null;
-  return toStored(r, r.number);
+  return r === undefined || r.number === null ? null : (r as R & { number: string });
 }
 
-async function readReceipt(q: Queryable, paymentId: string): Promise<ReceiptRow | null> {
-  const { rows } = await q.query<ReceiptRow>(RECEIPT_SQL, [paymentId]);
-  return rows[0] ?? null;
+/** The receipt of a payment, or null when it has none (not succeeded, or unknown). */
+export async function findReceipt(q: Queryable, paymentId: string): Promise<StoredReceipt | null> {
+  const r = await readNumbered(
+    q,
+    async () => (await q.query<ReceiptRow>(RECEIPT_SQL, [paymentId])).rows[0],
+    (row) => row.number === null || (row.credits_payment_id !== null && row.credits_number === null),
+  );
+  return r === null ? null : toStored(r, r.number);
 }
 
 function toStored(r: ReceiptRow, number: string): StoredReceipt {
@@ -98,20 +108,15 @@ export async function bookingReceipt(
   q: Queryable,
   reservationId: string,
 ): Promise<{ paymentId: string; number: string } | null> {
-  const read = async () => {
+  const r = await readNumbered(q, async () => {
     const { rows } = await q.query<{ payment_id: string; number: string | null; receipt_prefix: string }>(
       `select r.payment_id, r.number, r.receipt_prefix from receipts r join payments p on p.id = r.payment_id
         where p.reservation_id = $1 and p.kind = 'capture'`,
       [reservationId],
     );
     return rows[0];
-  };
-  let r = await read();
-  if (r !== undefined && r.number === null) {
-    await numberReceiptsNow(q);
-    r = await read();
-  }
-  return r === undefined || r.number === null
+  });
+  return r === null
     ? null
     : { paymentId: r.payment_id, number: receiptNumber(r.receipt_prefix, Number(r.number)) };
 }

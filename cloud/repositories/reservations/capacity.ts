@@ -142,13 +142,18 @@ export function createCapacityCache(deps: {
     return loading;
   }
 
+  /** Reload without waiting (the current snapshot answers meanwhile). */
+  function refreshInBackground(lot: LotRecord, st: LotState): void {
+    load(lot, st).catch((err: unknown) => log.warn({ err, lotId: lot.id }, 'capacity refresh failed'));
+  }
+
   async function current(lot: LotRecord): Promise<Snapshot> {
     const st = stateOf(lot.id);
     const s = st.snapshot;
     const age = s === null ? Number.POSITIVE_INFINITY : clock.now() - s.loadedAt;
     if (s === null || s.version !== lot.version || age >= maxAgeMs) return load(lot, st);
     if (age >= maxAgeMs * REFRESH_AT) {
-      load(lot, st).catch((err: unknown) => log.warn({ err, lotId: lot.id }, 'capacity refresh failed'));
+      refreshInBackground(lot, st);
     }
     return s;
   }
@@ -173,7 +178,7 @@ export function createCapacityCache(deps: {
       const st = stateOf(lot.id);
       const s = st.snapshot;
       if (s === null || s.version !== lot.version || clock.now() - s.loadedAt >= maxAgeMs * REFRESH_AT) {
-        load(lot, st).catch((err: unknown) => log.warn({ err, lotId: lot.id }, 'capacity refresh failed'));
+        refreshInBackground(lot, st);
       }
       return s === null || s.version !== lot.version ? [] : freeSpots(s, vehicleType, bits, key);
     },

@@ -4,7 +4,7 @@ import { toIso } from '../../../protocol/slots.js';
 import type { Queryable } from '../../db/database.js';
 import type { CloudMetrics } from '../../metrics.js';
 import { statusNotificationCte } from '../../notifications/outbox.js';
-import type { WebhookEventRecord } from '../../payments/purposes.js';
+import { PAYMENT_EVENT_UPSERT_SQL, type WebhookEventRecord } from '../../payments/purposes.js';
 import { COLS, type ReservationRow, toReservation } from './rows.js';
 
 /**
@@ -80,9 +80,7 @@ function buildStatusSql(
     const e = 6 + cols.length + (withPayment ? 5 : 0);
     eventCte = `, e as (insert into payment_events (provider, event_id, type, reference, received_at, applied_at, outcome)
                    select $${e + 1}, $${e + 2}, $${e + 3}, $${e + 4}, $${e + 5}, $3, 'applied' from u
-                   on conflict (provider, event_id) do update
-                     set applied_at = coalesce(payment_events.applied_at, excluded.applied_at),
-                         outcome = coalesce(payment_events.outcome, excluded.outcome))`;
+                   ${PAYMENT_EVENT_UPSERT_SQL})`;
   }
   if (withPayment) {
     const n = 6 + cols.length;
